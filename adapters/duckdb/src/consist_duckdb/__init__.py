@@ -1,0 +1,1 @@
+"""DuckDB adapters for Consist."""

@@ -1,0 +1,35 @@
+"""Consist: provenance, caching and data virtualization for simulation workflows.
+
+The public API is listed once, in ``__all__``; names load on first use so that
+``import consist`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "ConsistError": "consist.domain.errors",
+    "Run": "consist.domain",
+    "Artifact": "consist.domain",
+    "Signature": "consist.domain",
+    "MountTable": "consist.domain",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'consist' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,30 @@
+"""Settings parsed once, at the edge: URLs of the adapters a Tracker uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogSettings(_Settings):
+    url: str = "memory://"
+
+
+class BlobSettings(_Settings):
+    url: str | None = None
+    storage_options: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class TableSettings(_Settings):
+    url: str | None = None
+
+
+class Settings(_Settings):
+    catalog: CatalogSettings = CatalogSettings()
+    blobs: BlobSettings = BlobSettings()
+    tables: TableSettings = TableSettings()

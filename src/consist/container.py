@@ -1,0 +1,66 @@
+"""Wiring: the one place that turns URLs into adapter instances.
+
+Only this module imports dependency_injector. Tests replace a node with
+``container.catalog.override(fake)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from consist import plugins
+from consist.config import Settings
+from consist.domain.errors import InvalidURI
+from consist.domain.mount import split_uri
+
+
+def scheme_of(url: str) -> str:
+    """``duckdb`` for ``duckdb:///x.db``; ``file`` for a plain path."""
+    try:
+        scheme, _ = split_uri(url)
+    except InvalidURI:
+        return "file"
+    return scheme.lower()
+
+
+def build_catalog(url: str) -> Any:
+    if scheme_of(url) == "memory":
+        from consist.memory import InMemoryCatalog
+
+        return InMemoryCatalog(url)
+    return plugins.load(plugins.CATALOG, scheme_of(url))(url)
+
+
+def build_blobs(url: str | None, storage_options: dict[str, Any]) -> Any:
+    if url is None:
+        return None
+    if scheme_of(url) == "memory" and url.rstrip("/") == "memory:":
+        from consist.memory import InMemoryBlobStore
+
+        return InMemoryBlobStore(url)
+    return plugins.load(plugins.BLOBS, scheme_of(url))(url, storage_options=storage_options)
+
+
+def build_tables(url: str | None) -> Any:
+    if url is None:
+        return None
+    return plugins.load(plugins.TABLES, scheme_of(url))(url)
+
+
+class Container(containers.DeclarativeContainer):
+    """Adapters by URL; each a singleton per container."""
+
+    config = providers.Configuration(strict=True)
+    catalog = providers.Singleton(build_catalog, url=config.catalog.url)
+    blobs = providers.Singleton(
+        build_blobs, url=config.blobs.url, storage_options=config.blobs.storage_options
+    )
+    tables = providers.Singleton(build_tables, url=config.tables.url)
+
+
+def container_for(settings: Settings) -> Container:
+    container = Container()
+    container.config.from_dict(settings.model_dump())
+    return container

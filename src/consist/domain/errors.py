@@ -1,0 +1,172 @@
+"""Every exception Consist raises on purpose.
+
+Each class also derives from the builtin a caller would naturally catch, so
+``except KeyError`` still works around a missing coupler key and
+``except FileNotFoundError`` around a missing input file::
+
+    ConsistError
+    ├── NotFound (LookupError)
+    │   ├── RunNotFound
+    │   ├── ArtifactNotFound
+    │   ├── AdapterNotFound
+    │   ├── BlobNotFound
+    │   └── UnknownCouplerKey (KeyError)
+    ├── InvalidInput (ValueError)
+    │   ├── ConfigNotSerializable (TypeError as well)
+    │   ├── InvalidCacheMode
+    │   ├── InvalidURI
+    │   │   └── PathEscapesMount
+    │   ├── DuplicateRun
+    │   ├── HashConflict
+    │   └── UnsafeIdentifier
+    ├── MissingFile (FileNotFoundError)
+    │   ├── MissingInputFile
+    │   └── MissingOutputFile
+    ├── IntegrityError
+    ├── NoActiveTracker (RuntimeError)
+    ├── RunFailed (RuntimeError)
+    ├── ExecutionError (RuntimeError)
+    └── CatalogError
+        ├── CatalogLocked
+        ├── CatalogCorrupt
+        └── CatalogUnavailable
+
+The messages say what to do next, not only what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class ConsistError(Exception):
+    """Root of everything Consist raises on purpose."""
+
+
+class NotFound(ConsistError, LookupError):
+    """Something asked for by id or name does not exist."""
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r} in the catalog")
+        self.run_id = run_id
+
+
+class ArtifactNotFound(NotFound):
+    def __init__(self, artifact_ref: str) -> None:
+        super().__init__(f"no artifact {artifact_ref!r} in the catalog")
+        self.artifact_ref = artifact_ref
+
+
+class AdapterNotFound(NotFound):
+    """No installed package provides the adapter a URL or name asks for."""
+
+
+class BlobNotFound(NotFound):
+    def __init__(self, digest: str, where: str = "the blob store") -> None:
+        super().__init__(f"no blob with digest {digest} in {where}")
+        self.digest = digest
+
+
+class UnknownCouplerKey(NotFound, KeyError):
+    def __init__(self, key: str, known: list[str]) -> None:
+        listing = ", ".join(sorted(known)) if known else "(none yet)"
+        super().__init__(f"coupler has no key {key!r}; keys set so far: {listing}")
+        self.key = key
+        self.known = sorted(known)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class InvalidInput(ConsistError, ValueError):
+    """An argument or a value a user gave cannot be used as it is."""
+
+
+class ConfigNotSerializable(InvalidInput, TypeError):
+    """A config value has no canonical JSON form; the message names its key path."""
+
+    def __init__(self, key_path: str, value: object) -> None:
+        super().__init__(
+            f"config value at {key_path!r} of type {type(value).__name__} cannot be "
+            "serialised to canonical JSON; convert it to a str, number, bool, list, "
+            "dict or pydantic model, or move it to runtime_kwargs if it must not be "
+            "part of the cache key"
+        )
+        self.key_path = key_path
+
+
+class InvalidCacheMode(InvalidInput):
+    pass
+
+
+class InvalidURI(InvalidInput):
+    pass
+
+
+class PathEscapesMount(InvalidURI):
+    pass
+
+
+class DuplicateRun(InvalidInput):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"a run with id {run_id!r} already exists; choose another run_id "
+            "(runs are never overwritten)"
+        )
+        self.run_id = run_id
+
+
+class HashConflict(InvalidInput):
+    pass
+
+
+class UnsafeIdentifier(InvalidInput):
+    pass
+
+
+class MissingFile(ConsistError, FileNotFoundError):
+    pass
+
+
+class MissingInputFile(MissingFile):
+    pass
+
+
+class MissingOutputFile(MissingFile):
+    pass
+
+
+class IntegrityError(ConsistError):
+    """Stored bytes do not hash to the digest recorded for them."""
+
+
+class NoActiveTracker(ConsistError, RuntimeError):
+    def __init__(self, what: str = "this call") -> None:
+        super().__init__(
+            f"{what} needs an active tracker: wrap it in `with consist.use_tracker(tracker):` "
+            "or pass tracker=..."
+        )
+
+
+class RunFailed(ConsistError, RuntimeError):
+    pass
+
+
+class ExecutionError(ConsistError, RuntimeError):
+    """An executor could not run a task, or the task exited with an error."""
+
+
+class CatalogError(ConsistError):
+    """The catalog could not answer or store something."""
+
+
+class CatalogLocked(CatalogError):
+    pass
+
+
+class CatalogCorrupt(CatalogError):
+    pass
+
+
+class CatalogUnavailable(CatalogError):
+    pass

@@ -1,0 +1,214 @@
+"""In-memory adapters for every port that needs no third-party engine.
+
+``InMemoryCatalog`` (``memory://``), ``InMemoryBlobStore`` and
+``InProcessExecutor`` are real implementations that keep their state in
+Python objects: fast, thread-safe, and gone when the process ends. Tests use
+them, and so can users who want provenance without any file on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord, RunStatus
+from consist.domain.errors import (
+    ArtifactNotFound,
+    BlobNotFound,
+    IntegrityError,
+    InvalidInput,
+    MissingFile,
+    RunNotFound,
+)
+from consist.ports.execute import CallTask, TaskOutcome
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+
+
+def newest_first(runs: list[Run]) -> list[Run]:
+    return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)
+
+
+class InMemoryCatalog:
+    """Catalog held in dictionaries; every query follows ``RunQuery.matches``."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self._runs: dict[str, Run] = {}
+        self._artifacts: dict[str, Artifact] = {}
+        self._links_by_run: dict[str, tuple[RunArtifactLink, ...]] = {}
+
+    def record(self, record: RunRecord) -> None:
+        with self._lock:
+            self._runs[record.run.id] = record.run
+            for artifact in record.artifacts:
+                self._artifacts[artifact.id] = artifact
+            self._links_by_run[record.run.id] = tuple(record.links)
+
+    def get_record(self, run_id: str) -> RunRecord:
+        with self._lock:
+            run = self.get_run(run_id)
+            links = self._links_by_run.get(run_id, ())
+            artifacts = {link.artifact_id: self._artifacts[link.artifact_id] for link in links}
+            return RunRecord(run, tuple(artifacts.values()), links)
+
+    def get_run(self, run_id: str) -> Run:
+        with self._lock:
+            try:
+                return self._runs[run_id]
+            except KeyError:
+                raise RunNotFound(run_id) from None
+
+    def find_runs(self, query: RunQuery) -> list[Run]:
+        with self._lock:
+            found = newest_first([r for r in self._runs.values() if query.matches(r)])
+        return found[: query.limit] if query.limit is not None else found
+
+    def find_by_signature(self, signature: str) -> Run | None:
+        found = self.find_runs(RunQuery(signature=signature, status=RunStatus.COMPLETED, limit=1))
+        return found[0] if found else None
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        with self._lock:
+            try:
+                return self._artifacts[artifact_id]
+            except KeyError:
+                raise ArtifactNotFound(artifact_id) from None
+
+    def find_artifacts(
+        self,
+        *,
+        uri: str | None = None,
+        content_hash: str | None = None,
+        key: str | None = None,
+    ) -> list[Artifact]:
+        wanted = {"uri": uri, "content_hash": content_hash, "key": key}
+        with self._lock:
+            found = [
+                a
+                for a in self._artifacts.values()
+                if all(v is None or getattr(a, f) == v for f, v in wanted.items())
+            ]
+        return sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
+
+    def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
+        with self._lock:
+            return [
+                link
+                for links in self._links_by_run.values()
+                for link in links
+                if link.artifact_id == artifact_id
+            ]
+
+    def run_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._runs)
+
+    def close(self) -> None:
+        pass
+
+
+def check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        raise InvalidInput(f"{digest!r} is not a lower-case hex SHA-256 digest")
+    return digest
+
+
+def sha256_of_file(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def write_atomically(destination: Path, chunks: Iterator[bytes]) -> Path:
+    """Write chunks to a temp file beside ``destination``, fsync, then rename over it."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, destination)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+class InMemoryBlobStore:
+    """Blobs in a dict; digests verified on every read, like any other store."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._blobs: dict[str, bytes] = {}
+
+    def put(self, path: Path) -> str:
+        path = Path(path)
+        if not path.is_file():
+            raise MissingFile(f"cannot store {path}: no such file")
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._blobs.setdefault(digest, data)
+        return digest
+
+    def _verified(self, digest: str) -> bytes:
+        check_digest(digest)
+        with self._lock:
+            data = self._blobs.get(digest)
+        if data is None:
+            raise BlobNotFound(digest, "the in-memory blob store")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IntegrityError(f"blob {digest} is corrupted in the in-memory blob store")
+        return data
+
+    def get(self, digest: str, destination: Path) -> Path:
+        data = self._verified(digest)
+        return write_atomically(Path(destination), iter([data]))
+
+    def open(self, digest: str) -> BinaryIO:
+        return io.BytesIO(self._verified(digest))
+
+    def exists(self, digest: str) -> bool:
+        with self._lock:
+            return check_digest(digest) in self._blobs
+
+    def delete(self, digest: str) -> None:
+        with self._lock:
+            self._blobs.pop(check_digest(digest), None)
+
+    def digests(self) -> Iterator[str]:
+        with self._lock:
+            return iter(sorted(self._blobs))
+
+    def corrupt_for_testing(self, digest: str, data: bytes) -> None:
+        """Replace a blob's bytes without updating its digest (integrity tests)."""
+        with self._lock:
+            self._blobs[digest] = data
+
+
+class InProcessExecutor:
+    """Calls the task's callable in this process; its exceptions propagate unchanged."""
+
+    def __init__(self, url: str = "inprocess://") -> None:
+        self.url = url
+
+    def identity(self, task: CallTask) -> Mapping[str, Any]:
+        return {}
+
+    def execute(self, task: CallTask) -> TaskOutcome:
+        return TaskOutcome(value=task.fn(**dict(task.kwargs)))

@@ -1,0 +1,19 @@
+"""The ports: small Protocols the services talk to; adapters implement them."""
+
+from consist.ports.blobs import BlobStore
+from consist.ports.catalog import Catalog, SupportsIntegrityCheck, SupportsSQL, SupportsVacuum
+from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
+from consist.ports.tables import TableStore
+
+__all__ = [
+    "BlobStore",
+    "CallTask",
+    "Catalog",
+    "ContainerTask",
+    "Executor",
+    "SupportsIntegrityCheck",
+    "SupportsSQL",
+    "SupportsVacuum",
+    "TableStore",
+    "TaskOutcome",
+]

@@ -1,0 +1,45 @@
+"""The BlobStore port: content-addressed bytes (files and directory manifests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class BlobStore(Protocol):
+    """Bytes addressed by their SHA-256 digest. Knows nothing about runs.
+
+    Digests are lower-case hex SHA-256 strings. Adapters raise
+    ``BlobNotFound`` (a ``NotFound``) for a digest they do not hold and
+    ``IntegrityError`` when stored bytes no longer hash to their digest.
+    """
+
+    def put(self, path: Path) -> str:
+        """Store a file's bytes, streaming them; returns their digest. Idempotent.
+
+        Raises ``MissingFile`` if ``path`` does not exist.
+        """
+        ...
+
+    def get(self, digest: str, destination: Path) -> Path:
+        """Write the blob to ``destination`` atomically (temp file + rename), verified.
+
+        Raises ``BlobNotFound`` or ``IntegrityError``; on either, ``destination``
+        is left untouched.
+        """
+        ...
+
+    def open(self, digest: str) -> BinaryIO:
+        """A binary file object for reading the blob. Raises ``BlobNotFound``."""
+        ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def delete(self, digest: str) -> None:
+        """Remove the blob; removing an absent blob is not an error."""
+        ...
+
+    def digests(self) -> Iterator[str]:
+        """Every digest stored."""
+        ...

@@ -1,0 +1,93 @@
+"""The Catalog port: an index of runs, artifacts and links, rebuildable from snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
+
+
+class Catalog(Protocol):
+    """Remembers runs and their artifacts. Knows nothing about bytes.
+
+    Every adapter raises :class:`~consist.domain.errors.CatalogError` (or a
+    subclass: ``CatalogLocked``, ``CatalogCorrupt``) for storage trouble; vendor
+    exceptions never leave an adapter.
+    """
+
+    def record(self, record: RunRecord) -> None:
+        """Store a run with its artifacts and links, replacing any earlier version of it.
+
+        Idempotent: recording the same record twice leaves one copy. Artifacts
+        are upserted by id; the run's links are replaced by the record's.
+        """
+        ...
+
+    def get_record(self, run_id: str) -> RunRecord:
+        """The run with every artifact it links to. Raises ``RunNotFound``."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Raises ``RunNotFound`` for an unknown id (never returns None)."""
+        ...
+
+    def find_runs(self, query: RunQuery) -> list[Run]:
+        """Runs matching every set field of ``query``, newest first (``created_at``, then id)."""
+        ...
+
+    def find_by_signature(self, signature: str) -> Run | None:
+        """The newest *completed* run with this signature digest, or None.
+
+        Failed and running runs never match: they must not serve a cache hit.
+        """
+        ...
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        """Raises ``ArtifactNotFound``."""
+        ...
+
+    def find_artifacts(
+        self,
+        *,
+        uri: str | None = None,
+        content_hash: str | None = None,
+        key: str | None = None,
+    ) -> list[Artifact]:
+        """Artifacts matching every given field, newest first. No filter: all artifacts."""
+        ...
+
+    def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
+        """Every link (input and output) that names this artifact."""
+        ...
+
+    def run_ids(self) -> set[str]:
+        """Ids of every run indexed; used to find snapshots the catalog lacks."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and file handles. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class SupportsSQL(Protocol):
+    """A catalog that answers SQL over its tables (runs, artifacts, links, facets)."""
+
+    def query_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Rows as a ``pyarrow.Table``. Raises ``CatalogError`` for a bad statement."""
+        ...
+
+
+@runtime_checkable
+class SupportsVacuum(Protocol):
+    def vacuum(self) -> None:
+        """Reclaim space left by deleted or replaced rows."""
+        ...
+
+
+@runtime_checkable
+class SupportsIntegrityCheck(Protocol):
+    def check(self) -> list[str]:
+        """Problems found in the stored catalog (empty when healthy)."""
+        ...

@@ -1,0 +1,1 @@
+"""The application layer: tracker, run engine, hashing, snapshots; talks to ports only."""

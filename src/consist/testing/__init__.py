@@ -1,0 +1,1 @@
+"""Test helpers shipped with Consist: the port contract suites."""
