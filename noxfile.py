@@ -7,7 +7,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["tests", "lint", "layers", "typecheck"]
 
-ADAPTERS = ["duckdb", "sqlite"]
+ADAPTERS = ["duckdb", "sqlite", "fsspec", "containers"]
 
 
 def sync(session: nox.Session, *args: str) -> None:

@@ -30,6 +30,8 @@ class Artifact:
     producer_run_id: str | None = None
     meta: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping, hash=False)
     created_at: dt.datetime = attrs.field(factory=utcnow)
+    # Small queryable description (namespace = key); indexed, never part of identity.
+    facet: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
     # Where the file was on the machine that logged it; resolved again through
     # the mount table on other machines, so never part of identity.
     abs_path: str | None = attrs.field(default=None, eq=False, hash=False)
@@ -49,6 +51,7 @@ class Artifact:
             "producer_run_id": self.producer_run_id,
             "meta": dict(self.meta),
             "created_at": self.created_at.isoformat(),
+            "facet": dict(self.facet) if self.facet is not None else None,
             "abs_path": self.abs_path,
         }
 
@@ -64,6 +67,7 @@ class Artifact:
             producer_run_id=data.get("producer_run_id"),
             meta=data.get("meta") or {},
             created_at=parse_time(data["created_at"]) or utcnow(),
+            facet=data.get("facet"),
             abs_path=data.get("abs_path"),
         )
 

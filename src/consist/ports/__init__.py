@@ -1,6 +1,6 @@
 """The ports: small Protocols the services talk to; adapters implement them."""
 
-from consist.ports.blobs import BlobStore
+from consist.ports.blobs import BlobStore, SupportsNamedObjects
 from consist.ports.catalog import Catalog, SupportsIntegrityCheck, SupportsSQL, SupportsVacuum
 from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
 from consist.ports.tables import TableStore
@@ -12,6 +12,7 @@ __all__ = [
     "ContainerTask",
     "Executor",
     "SupportsIntegrityCheck",
+    "SupportsNamedObjects",
     "SupportsSQL",
     "SupportsVacuum",
     "TableStore",

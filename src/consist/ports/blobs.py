@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 class BlobStore(Protocol):
@@ -43,3 +43,20 @@ class BlobStore(Protocol):
     def digests(self) -> Iterator[str]:
         """Every digest stored."""
         ...
+
+
+@runtime_checkable
+class SupportsNamedObjects(Protocol):
+    """A store that also keeps small objects under names (published run snapshots).
+
+    Names are relative POSIX paths such as ``snapshots/<run_id>.json``; a name
+    that is absolute or climbs with ``..`` raises ``InvalidURI``.
+    """
+
+    def write_named(self, name: str, data: bytes) -> None: ...
+
+    def read_named(self, name: str) -> bytes:
+        """Raises ``NotFound`` for an unknown name."""
+        ...
+
+    def list_named(self, prefix: str = "") -> Iterator[str]: ...
