@@ -26,6 +26,8 @@ Each class also derives from the builtin a caller would naturally catch, so
     ├── NoActiveTracker (RuntimeError)
     ├── RunFailed (RuntimeError)
     ├── ExecutionError (RuntimeError)
+    │   ├── ImageNotFound (LookupError)
+    │   └── ContainerFailed
     └── CatalogError
         ├── CatalogLocked
         ├── CatalogCorrupt
@@ -170,3 +172,25 @@ class CatalogCorrupt(CatalogError):
 
 class CatalogUnavailable(CatalogError):
     pass
+
+
+class ImageNotFound(ExecutionError, LookupError):
+    """A container image is not where the executor looks for it."""
+
+    def __init__(self, image: str, hint: str) -> None:
+        super().__init__(f"container image {image!r} not found; {hint}")
+        self.image = image
+
+
+class ContainerFailed(ExecutionError):
+    """A container ran and exited non-zero; carries the exit code and the log tail."""
+
+    def __init__(self, image: str, exit_code: int, log_tail: list[str]) -> None:
+        tail = "\n".join(log_tail) if log_tail else "(no output)"
+        super().__init__(
+            f"container {image!r} exited with code {exit_code}; "
+            f"last {len(log_tail)} log lines:\n{tail}"
+        )
+        self.image = image
+        self.exit_code = exit_code
+        self.log_tail = list(log_tail)
