@@ -17,6 +17,19 @@ _EXPORTS: dict[str, str] = {
     "Artifact": "consist.domain",
     "Signature": "consist.domain",
     "MountTable": "consist.domain",
+    "RunStatus": "consist.domain",
+    "Tracker": "consist.tracking",
+    "use_tracker": "consist.api",
+    "current_run": "consist.api",
+    "current_tracker": "consist.api",
+    "log_artifact": "consist.api",
+    "log_artifacts": "consist.api",
+    "log_input": "consist.api",
+    "log_output": "consist.api",
+    "log_dataframe": "consist.api",
+    "find_run": "consist.api",
+    "find_runs": "consist.api",
+    "load": "consist.api",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,6 +10,7 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── ArtifactNotFound
     │   ├── AdapterNotFound
     │   ├── BlobNotFound
+    │   ├── AmbiguousMatch
     │   └── UnknownCouplerKey (KeyError)
     ├── InvalidInput (ValueError)
     │   ├── ConfigNotSerializable (TypeError as well)
@@ -67,6 +68,10 @@ class BlobNotFound(NotFound):
     def __init__(self, digest: str, where: str = "the blob store") -> None:
         super().__init__(f"no blob with digest {digest} in {where}")
         self.digest = digest
+
+
+class AmbiguousMatch(NotFound):
+    """A lookup that must find exactly one thing found several."""
 
 
 class UnknownCouplerKey(NotFound, KeyError):
@@ -143,11 +148,18 @@ class IntegrityError(ConsistError):
 
 
 class NoActiveTracker(ConsistError, RuntimeError):
-    def __init__(self, what: str = "this call") -> None:
-        super().__init__(
-            f"{what} needs an active tracker: wrap it in `with consist.use_tracker(tracker):` "
-            "or pass tracker=..."
-        )
+    def __init__(self, what: str = "this call", *, needs_run: bool = False) -> None:
+        if needs_run:
+            message = (
+                f"{what} needs an active run: call it inside `with tracker.start_run(...):`, "
+                "a scenario step, or a function run by tracker.run"
+            )
+        else:
+            message = (
+                f"{what} needs an active tracker: wrap it in "
+                "`with consist.use_tracker(tracker):` or pass tracker=..."
+            )
+        super().__init__(message)
 
 
 class RunFailed(ConsistError, RuntimeError):

@@ -1,0 +1,188 @@
+"""Module-level functions that act on the active tracker and run.
+
+``consist.log_artifact(...)`` inside ``with tracker.start_run(...)`` (or a step
+run by ``tracker.run``) logs to that run; ``consist.find_runs(...)`` inside
+``with consist.use_tracker(tracker)`` queries that tracker. With nothing active
+they raise ``NoActiveTracker`` saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from consist.domain import Artifact, Run, RunQuery
+from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
+from consist.services import context, loaders
+from consist.services.active_run import ActiveRun
+from consist.services.context import current_tracker, use_tracker
+from consist.services.tracker import Tracker
+
+__all__ = [
+    "current_run",
+    "current_tracker",
+    "find_run",
+    "find_runs",
+    "load",
+    "log_artifact",
+    "log_artifacts",
+    "log_dataframe",
+    "log_input",
+    "log_output",
+    "use_tracker",
+]
+
+
+def current_run() -> ActiveRun:
+    """The innermost active run. Raises ``NoActiveTracker`` outside a run."""
+    return context.current_run("consist.current_run()")
+
+
+def log_artifact(
+    path: str | os.PathLike[str] | Artifact,
+    key: str | None = None,
+    direction: str = "output",
+    **options: Any,
+) -> Artifact:
+    """Log a file to the active run (see ``Tracker.log_artifact``)."""
+    run = context.current_run("consist.log_artifact")
+    return run.tracker.log_artifact(path, key, direction, run=run, **options)
+
+
+def log_input(
+    path: str | os.PathLike[str] | Artifact, key: str | None = None, **options: Any
+) -> Artifact:
+    return log_artifact(path, key, "input", **options)
+
+
+def log_output(path: str | os.PathLike[str], key: str | None = None, **options: Any) -> Artifact:
+    return log_artifact(path, key, "output", **options)
+
+
+def log_artifacts(paths: Mapping[str, Any], **options: Any) -> dict[str, Artifact]:
+    run = context.current_run("consist.log_artifacts")
+    return run.tracker.log_artifacts(paths, run=run, **options)
+
+
+def log_dataframe(df: Any, key: str, **options: Any) -> Artifact:
+    """Write a DataFrame as Parquet in the active run's directory and log it."""
+    run = context.current_run("consist.log_dataframe")
+    return run.tracker.log_dataframe(df, key, run=run, **options)
+
+
+def _query(
+    parent_id: str | None,
+    model: str | None,
+    year: int | None,
+    iteration: int | None,
+    status: str | None,
+    tags: Sequence[str] | str | None,
+    limit: int | None,
+) -> RunQuery:
+    return RunQuery(
+        parent_run_id=parent_id,
+        model=model,
+        year=year,
+        iteration=iteration,
+        status=status,
+        tags=tags or (),
+        limit=limit,
+    )
+
+
+def find_runs(
+    *,
+    tracker: Tracker | None = None,
+    parent_id: str | None = None,
+    model: str | None = None,
+    year: int | None = None,
+    iteration: int | None = None,
+    status: str | None = None,
+    tags: Sequence[str] | str | None = None,
+    limit: int | None = None,
+    index_by: str | None = None,
+) -> list[Run] | dict[Any, Run]:
+    """Runs matching every filter given, newest first.
+
+    With ``index_by="year"`` (any Run field) returns ``{value: run}`` instead,
+    keeping the newest run for each value.
+    """
+    found = current_tracker(tracker, "consist.find_runs").find_runs(
+        _query(parent_id, model, year, iteration, status, tags, limit)
+    )
+    if index_by is None:
+        return found
+    indexed: dict[Any, Run] = {}
+    for run in found:
+        if not hasattr(run, index_by):
+            raise AttributeError(f"index_by={index_by!r} is not a field of Run")
+        indexed.setdefault(getattr(run, index_by), run)
+    return indexed
+
+
+def find_run(
+    *,
+    tracker: Tracker | None = None,
+    parent_id: str | None = None,
+    model: str | None = None,
+    year: int | None = None,
+    iteration: int | None = None,
+    status: str | None = None,
+    tags: Sequence[str] | str | None = None,
+) -> Run:
+    """The one run matching the filters.
+
+    Raises
+    ------
+    NotFound
+        If none matches.
+    AmbiguousMatch
+        If several do (the message lists them; add filters to narrow it down).
+    """
+    found = current_tracker(tracker, "consist.find_run").find_runs(
+        _query(parent_id, model, year, iteration, status, tags, None)
+    )
+    filters = {
+        k: v
+        for k, v in dict(
+            parent_id=parent_id,
+            model=model,
+            year=year,
+            iteration=iteration,
+            status=status,
+            tags=tags,
+        ).items()
+        if v is not None
+    }
+    if not found:
+        raise NotFound(f"no run matches {filters}")
+    if len(found) > 1:
+        ids = ", ".join(r.id for r in found[:10])
+        raise AmbiguousMatch(f"{len(found)} runs match {filters} ({ids}); add filters")
+    return found[0]
+
+
+def load(
+    artifact: Artifact | str | os.PathLike[str], *, tracker: Tracker | None = None, **options: Any
+) -> Any:
+    """Read an artifact by its driver: Parquet/CSV/JSON/Feather to a DataFrame,
+    Zarr/NetCDF to an xarray Dataset.
+
+    Raises
+    ------
+    MissingFile
+        If the file is gone; the message says which run wrote it and how to recover.
+    """
+    if not isinstance(artifact, Artifact):
+        path = Path(artifact)
+        return loaders.read(path, loaders.infer_driver(path), **options)
+    try:
+        owner = current_tracker(tracker, "consist.load")
+    except NoActiveTracker:
+        # Without a tracker only the path recorded on this machine can be tried.
+        if artifact.abs_path is None or not Path(artifact.abs_path).exists():
+            raise
+        return loaders.read(Path(artifact.abs_path), artifact.driver, **options)
+    return loaders.read(owner.artifact_path(artifact), artifact.driver, **options)

@@ -1,0 +1,177 @@
+"""Turning a path (or a DataFrame) into a logged Artifact of the active run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from consist.domain import Artifact, Direction, new_id
+from consist.domain.errors import (
+    HashConflict,
+    InvalidInput,
+    MissingInputFile,
+    MissingOutputFile,
+)
+from consist.services.loaders import infer_driver
+
+if TYPE_CHECKING:
+    from consist.services.active_run import ActiveRun
+    from consist.services.tracker import Tracker
+
+
+def direction_of(value: str | Direction) -> Direction:
+    try:
+        return Direction(value)
+    except ValueError:
+        raise InvalidInput(f"direction must be 'input' or 'output', not {value!r}") from None
+
+
+def log_path(
+    tracker: Tracker,
+    active: ActiveRun,
+    path: str | os.PathLike[str] | Artifact,
+    *,
+    key: str | None,
+    direction: Direction,
+    driver: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    content_hash: str | None = None,
+    force_hash_override: bool = False,
+    validate_content_hash: bool = False,
+    profile_file_schema: bool = False,
+    file_schema_sample_rows: int | None = None,
+    facet: Mapping[str, Any] | None = None,
+) -> Artifact:
+    """Log ``path`` as an input or output of ``active`` and return its Artifact."""
+    if isinstance(path, Artifact):
+        return _log_existing(
+            tracker,
+            active,
+            path,
+            key,
+            direction,
+            content_hash,
+            force_hash_override,
+            validate_content_hash,
+        )
+    target = _absolute(path)
+    if not target.exists():
+        missing = MissingInputFile if direction is Direction.INPUT else MissingOutputFile
+        raise missing(f"cannot log {direction} {key or target.stem!r}: {target} does not exist")
+    key = key or _default_key(target)
+    digest = _content_identity(
+        tracker, target, content_hash, force_hash_override, validate_content_hash
+    )
+    uri = active.mounts.to_uri(target)
+    if direction is Direction.INPUT:
+        produced = tracker.find_produced_artifact(digest, target)
+        if produced is not None:
+            active.link(produced, direction, key)
+            return produced
+    artifact_meta = dict(meta or {})
+    driver = driver or infer_driver(target)
+    if profile_file_schema:
+        artifact_meta["file_schema"] = profile_schema(target, driver, file_schema_sample_rows)
+    artifact = Artifact(
+        id=new_id(),
+        key=key,
+        uri=uri,
+        driver=driver,
+        content_hash=digest,
+        size=_size_of(target),
+        producer_run_id=active.id if direction is Direction.OUTPUT else None,
+        meta=artifact_meta,
+        facet=dict(facet) if facet is not None else None,
+        abs_path=str(target),
+    )
+    active.link(artifact, direction, key)
+    return artifact
+
+
+def _log_existing(
+    tracker: Tracker,
+    active: ActiveRun,
+    artifact: Artifact,
+    key: str | None,
+    direction: Direction,
+    content_hash: str | None,
+    force: bool,
+    validate: bool,
+) -> Artifact:
+    """Link an artifact that already exists (an upstream output, say): same id, same lineage."""
+    if content_hash is not None and artifact.content_hash not in (None, content_hash) and not force:
+        raise HashConflict(
+            f"artifact {artifact.key!r} is recorded with hash {artifact.content_hash}, not "
+            f"{content_hash}; pass force_hash_override=True if the recorded one is wrong"
+        )
+    if validate:
+        path = tracker.resolve_path(artifact)
+        actual = tracker.hasher.identity(path)
+        if actual != artifact.content_hash:
+            raise HashConflict(
+                f"{path} no longer matches artifact {artifact.key!r}: recorded "
+                f"{artifact.content_hash}, on disk {actual}"
+            )
+    active.link(artifact, direction, key or artifact.key)
+    return artifact
+
+
+def _content_identity(
+    tracker: Tracker, target: Path, given: str | None, force: bool, validate: bool
+) -> str:
+    if given is None:
+        return tracker.hasher.identity(target)
+    if validate:
+        actual = tracker.hasher.identity(target)
+        if actual != given:
+            raise HashConflict(
+                f"content_hash {given} does not match {target} (hashes to {actual}); "
+                "fix the hash or drop validate_content_hash"
+            )
+        return given
+    if not force:
+        known = tracker.hasher.known_identity(target)
+        if known is not None and known != given:
+            raise HashConflict(
+                f"{target} is already known with hash {known}, not {given}; "
+                "pass force_hash_override=True to record the given hash anyway"
+            )
+    return given
+
+
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    return Path(os.path.abspath(os.fspath(path)))
+
+
+def _default_key(path: Path) -> str:
+    name = path.name
+    for suffix in reversed(path.suffixes):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def _size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def profile_schema(path: Path, driver: str, sample_rows: int | None) -> list[dict[str, str]]:
+    """Column names and Arrow types of a Parquet or CSV file (a sample for CSV)."""
+    if driver == "parquet":
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+    elif driver == "csv":
+        import pyarrow.csv as pcsv
+
+        block = 1 << 20 if sample_rows is None else max(1 << 16, sample_rows * 256)
+        with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block)) as reader:
+            schema = reader.schema
+    else:
+        raise InvalidInput(
+            f"profile_file_schema works for parquet and csv files, not driver {driver!r}"
+        )
+    return [{"name": f.name, "type": str(f.type)} for f in schema]

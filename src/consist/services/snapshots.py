@@ -1,0 +1,134 @@
+"""JSON snapshots, the source of truth: ``<run_dir>/<run_id>/consist.json``.
+
+Each write goes to a temporary file, is fsynced, then renamed over the old
+snapshot, so a reader sees the old or the new version, never half of one.
+Beside the runs, ``.consist/`` holds small bookkeeping: ``pending/`` marks runs
+whose catalog write failed (the outbox ``db sync`` drains) and ``active/``
+marks runs in progress with the process that owns them, so a run killed
+mid-flight is found and marked failed by the next Tracker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from consist.domain import RunRecord
+from consist.domain.errors import CatalogCorrupt, InvalidInput
+from consist.memory import write_atomically
+
+SNAPSHOT_NAME = "consist.json"
+SNAPSHOT_FORMAT = 1
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@=-]{0,199}$")
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids name directories, so they must be safe file names."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+        raise InvalidInput(
+            f"run id {run_id!r} must start with a letter or digit and contain only letters, "
+            "digits and . _ + @ = - (at most 200 characters, no '..')"
+        )
+    return run_id
+
+
+class SnapshotStore:
+    """Reads and writes run snapshots and the bookkeeping markers under one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._meta = run_dir / ".consist"
+        self._pending = self._meta / "pending"
+        self._active = self._meta / "active"
+
+    def workspace(self, run_id: str) -> Path:
+        return self.run_dir / check_run_id(run_id)
+
+    def path_of(self, run_id: str) -> Path:
+        return self.workspace(run_id) / SNAPSHOT_NAME
+
+    def exists(self, run_id: str) -> bool:
+        return self.path_of(run_id).is_file()
+
+    def write(self, record: RunRecord) -> Path:
+        document = {"format": SNAPSHOT_FORMAT, **record.to_dict()}
+        text = json.dumps(document, indent=2, sort_keys=False, default=str)
+        return write_atomically(self.path_of(record.run.id), iter([text.encode()]))
+
+    def read(self, run_id: str) -> RunRecord:
+        return self.read_path(self.path_of(run_id))
+
+    @staticmethod
+    def read_path(path: Path) -> RunRecord:
+        try:
+            document = json.loads(path.read_text())
+            return RunRecord.from_dict(document)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CatalogCorrupt(f"snapshot {path} cannot be read: {exc}") from exc
+
+    def paths(self) -> Iterator[Path]:
+        """Every snapshot file under the run directory, in name order."""
+        if not self.run_dir.is_dir():
+            return
+        for entry in sorted(os.scandir(self.run_dir), key=lambda e: e.name):
+            if entry.is_dir() and not entry.name.startswith("."):
+                candidate = Path(entry.path) / SNAPSHOT_NAME
+                if candidate.is_file():
+                    yield candidate
+
+    def remove(self, run_id: str) -> None:
+        self.path_of(run_id).unlink(missing_ok=True)
+
+    # -- the outbox: runs the catalog has not indexed yet --------------------------
+    def mark_pending(self, run_id: str) -> None:
+        self._pending.mkdir(parents=True, exist_ok=True)
+        (self._pending / run_id).touch()
+
+    def clear_pending(self, run_id: str) -> None:
+        (self._pending / run_id).unlink(missing_ok=True)
+
+    def pending(self) -> list[str]:
+        if not self._pending.is_dir():
+            return []
+        return sorted(p.name for p in self._pending.iterdir())
+
+    # -- runs in progress, for finding interrupted ones ------------------------------
+    def mark_active(self, run_id: str) -> None:
+        self._active.mkdir(parents=True, exist_ok=True)
+        owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        write_atomically(self._active / f"{run_id}.json", iter([json.dumps(owner).encode()]))
+
+    def clear_active(self, run_id: str) -> None:
+        (self._active / f"{run_id}.json").unlink(missing_ok=True)
+
+    def abandoned(self) -> list[str]:
+        """Runs marked active whose owning process, on this host, no longer exists."""
+        if not self._active.is_dir():
+            return []
+        host = socket.gethostname()
+        gone = []
+        for marker in sorted(self._active.glob("*.json")):
+            try:
+                owner: dict[str, Any] = json.loads(marker.read_text())
+            except (OSError, ValueError):
+                continue
+            if owner.get("host") == host and not _process_alive(int(owner.get("pid", -1))):
+                gone.append(marker.stem)
+        return gone
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,645 @@
+"""The Tracker: run lifecycle, artifacts, JSON-first persistence, queries.
+
+This class talks to ports only. ``consist.Tracker`` (in ``consist.tracking``)
+is the public face that also builds adapters from URLs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from consist.domain import (
+    Artifact,
+    Direction,
+    MountTable,
+    Run,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    Signature,
+    canonical,
+    combine_input_identities,
+    merkle_identity,
+)
+from consist.domain.errors import (
+    ArtifactNotFound,
+    ConsistError,
+    DuplicateRun,
+    InvalidInput,
+    MissingFile,
+    NotFound,
+    RunNotFound,
+)
+from consist.ports import BlobStore, Catalog, TableStore
+from consist.services import context
+from consist.services.active_run import ActiveRun
+from consist.services.artifact_logging import direction_of, log_path
+from consist.services.catalog_writer import CatalogWriter
+from consist.services.code_identity import CodeIdentity, code_hash
+from consist.services.events import EventHooks
+from consist.services.hashing import FileHasher, HashMemo
+from consist.services.snapshots import SnapshotStore, check_run_id
+
+logger = logging.getLogger("consist")
+RUNS_MOUNT = "runs"
+
+
+@attrs.frozen
+class RunArtifacts:
+    """A run's artifacts by key: ``.inputs`` and ``.outputs``."""
+
+    inputs: Mapping[str, Artifact]
+    outputs: Mapping[str, Artifact]
+
+
+class Tracker:
+    """Records runs and their artifacts, decides cache hits, answers queries.
+
+    Parameters
+    ----------
+    run_dir
+        Directory holding one sub-directory (workspace + ``consist.json``) per run.
+    catalog
+        The Catalog adapter (an index over the snapshots).
+    blobs, tables
+        Optional BlobStore (archive of outputs) and TableStore (ingested rows).
+    mounts
+        ``{name: root}``: paths under a root are stored as ``name://relative``.
+        ``workspace`` (each run's directory) and ``runs`` (``run_dir``) are added.
+    hashing_strategy
+        ``"full"`` (SHA-256 of bytes) or ``"fast"`` (size + mtime) for raw files.
+    code_identity
+        ``"git"``, ``"module"``, ``"function"``, a version string or a callable.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        catalog: Catalog,
+        blobs: BlobStore | None = None,
+        tables: TableStore | None = None,
+        mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+        schemas: Sequence[type] | None = None,
+        hashing_strategy: str = "full",
+        code_identity: CodeIdentity = "git",
+        project_dir: str | os.PathLike[str] | None = None,
+        background_writes: bool = True,
+        progress: bool | None = None,
+    ) -> None:
+        self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog
+        self.blobs = blobs
+        self.tables = tables
+        user_mounts = dict(mounts or {})
+        user_mounts.setdefault(RUNS_MOUNT, self.run_dir)
+        self.mounts = MountTable.of(user_mounts)
+        self.schemas = list(schemas or [])
+        self.code_identity = code_identity
+        self.project_dir = Path(project_dir) if project_dir else Path.cwd()
+        self.snapshots = SnapshotStore(self.run_dir)
+        self.hasher = FileHasher(
+            HashMemo(self.run_dir / ".consist" / "hash-memo.sqlite"), hashing_strategy, progress
+        )
+        self.events = EventHooks()
+        self._catalog_lock = threading.RLock()
+        self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
+        self._signatures: dict[str, str | None] = {}
+        self._closed = False
+        self._recover_interrupted_runs()
+
+    # ------------------------------------------------------------------ lifecycle
+    @contextlib.contextmanager
+    def start_run(
+        self,
+        run_id: str,
+        model: str | None = None,
+        *,
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: Sequence[str] | str | None = None,
+        parent_run_id: str | None = None,
+        config: Any = None,
+        facet: Any = None,
+        **meta: Any,
+    ) -> Iterator[ActiveRun]:
+        """Track a block of code as one run.
+
+        An exception inside marks the run failed (type and message recorded),
+        writes its snapshot, fires ``on_run_failed`` and propagates.
+        """
+        active = self.begin_run(
+            run_id,
+            model,
+            year=year,
+            iteration=iteration,
+            tags=tags,
+            parent_run_id=parent_run_id,
+            config=config,
+            facet=facet,
+            **meta,
+        )
+        try:
+            yield active
+        except BaseException as exc:
+            self.end_run(active, error=exc)
+            raise
+        else:
+            self.end_run(active)
+
+    def begin_run(
+        self,
+        run_id: str,
+        model: str | None = None,
+        *,
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: Sequence[str] | str | None = None,
+        parent_run_id: str | None = None,
+        config: Any = None,
+        facet: Any = None,
+        enter_context: bool = True,
+        persist: bool = True,
+        **meta: Any,
+    ) -> ActiveRun:
+        """Start a run without a with-block; finish it with :meth:`end_run`.
+
+        Raises
+        ------
+        DuplicateRun
+            If a run with this id exists already (runs are never overwritten).
+        ConfigNotSerializable
+            If ``config`` or ``facet`` has no canonical JSON form.
+        """
+        self._check_open()
+        check_run_id(run_id)
+        if persist and self._run_exists(run_id):
+            raise DuplicateRun(run_id)
+        config_json = canonical.normalize(config if config is not None else {}, "config")
+        facet_json = canonical.normalize(facet, "facet") if facet is not None else None
+        workspace = self.snapshots.workspace(run_id)
+        workspace.mkdir(parents=True, exist_ok=True)
+        run = Run(
+            id=run_id,
+            model=model,
+            parent_run_id=parent_run_id,
+            year=year,
+            iteration=iteration,
+            tags=tags or (),
+            config=config_json if isinstance(config_json, dict) else {"value": config_json},
+            facet=facet_json if isinstance(facet_json, dict) or facet_json is None else None,
+            meta={
+                **canonical.normalize(meta, "meta"),  # type: ignore[dict-item]
+                "_physical_run_dir": str(workspace),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+            },
+        )
+        active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
+        active.persist = persist
+        if persist:
+            self.snapshots.mark_active(run_id)
+            self._persist(active)
+        if enter_context:
+            active.context_token = context.push_run(active)
+        return active
+
+    def end_run(
+        self,
+        active: ActiveRun | None = None,
+        *,
+        error: BaseException | None = None,
+        signature: Signature | None = None,
+        fn: Callable[..., Any] | None = None,
+    ) -> Run:
+        """Finish a run begun with :meth:`begin_run`: completed, or failed with ``error``."""
+        active = active or context.current_run("end_run")
+        if active.run.status is not RunStatus.RUNNING:
+            return active.run
+        try:
+            signature = signature or active.run.signature or self.signature_of_active(active, fn)
+        except ConsistError as exc:
+            if error is None:
+                error = exc
+            signature = None
+        run = attrs.evolve(active.run, signature=signature)
+        run = run.completed() if error is None else run.failed(type(error).__name__, str(error))
+        active.run = run
+        if active.persist:
+            self._persist(active)
+            self.snapshots.clear_active(run.id)
+            self._signatures[run.id] = run.signature_digest if error is None else None
+        if active.context_token is not None:
+            context.pop_run(active)
+        if error is None:
+            self.events.fire_complete(run, list(active.outputs.values()))
+        else:
+            self.events.fire_failed(run, error)
+        return run
+
+    def signature_of_active(
+        self, active: ActiveRun, fn: Callable[..., Any] | None = None
+    ) -> Signature:
+        """Signature of a manually tracked run from its config and the inputs it logged."""
+        identities = {f"input:{k}": self.input_identity(a) for k, a in active.inputs.items()}
+        identities.update(active.extra_identities)
+        return self.make_signature(
+            step=active.run.model or "run",
+            config_hash=canonical.digest(dict(active.run.config)),
+            input_identities=identities,
+            fn=fn,
+        )
+
+    def make_signature(
+        self,
+        *,
+        step: str,
+        config_hash: str,
+        input_identities: Mapping[str, str],
+        fn: Callable[..., Any] | None = None,
+        code_identity: CodeIdentity | None = None,
+    ) -> Signature:
+        # The step name is part of the code identity: two different steps of one
+        # commit with equal config and inputs must never share a signature.
+        code = code_hash(code_identity or self.code_identity, fn, self.project_dir)
+        return Signature(
+            code_hash=f"{code}#{step}",
+            config_hash=config_hash,
+            input_hash=combine_input_identities(input_identities.items()),
+        )
+
+    def input_identity(self, artifact: Artifact) -> str:
+        """Merkle identity for an artifact a run produced; its content hash otherwise."""
+        if artifact.producer_run_id is not None:
+            producer_signature = self._signature_of_run(artifact.producer_run_id)
+            if producer_signature is not None:
+                return merkle_identity(producer_signature, artifact.key)
+        return artifact.content_hash or f"uri:{artifact.uri}"
+
+    def _signature_of_run(self, run_id: str) -> str | None:
+        if run_id not in self._signatures:
+            try:
+                run = self.get_run(run_id)
+            except NotFound:
+                return None
+            ok = run.status is RunStatus.COMPLETED
+            self._signatures[run_id] = run.signature_digest if ok else None
+        return self._signatures[run_id]
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str] | Artifact,
+        key: str | None = None,
+        direction: str = "output",
+        *,
+        driver: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        content_hash: str | None = None,
+        force_hash_override: bool = False,
+        validate_content_hash: bool = False,
+        profile_file_schema: bool = False,
+        file_schema_sample_rows: int | None = None,
+        facet: Mapping[str, Any] | None = None,
+        run: ActiveRun | None = None,
+        **meta_kwargs: Any,
+    ) -> Artifact:
+        """Log a file or directory as an input or output of the active run.
+
+        Returns the Artifact: portable URI, content hash, size, driver. An input
+        that an earlier run produced links to that run's artifact (same id).
+
+        Raises
+        ------
+        MissingInputFile, MissingOutputFile
+            If nothing exists at ``path``.
+        HashConflict
+            If ``content_hash`` contradicts what is known about the file.
+        """
+        active = run or context.current_run("log_artifact")
+        merged_meta = {**(meta or {}), **meta_kwargs}
+        return log_path(
+            self,
+            active,
+            path,
+            key=key,
+            direction=direction_of(direction),
+            driver=driver,
+            meta=canonical.normalize(merged_meta, "meta"),  # type: ignore[arg-type]
+            content_hash=content_hash,
+            force_hash_override=force_hash_override,
+            validate_content_hash=validate_content_hash,
+            profile_file_schema=profile_file_schema,
+            file_schema_sample_rows=file_schema_sample_rows,
+            facet=facet,
+        )
+
+    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self.log_artifact(path, key, "input", **options)
+
+    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self.log_artifact(path, key, "output", **options)
+
+    def log_artifacts(
+        self,
+        paths: Mapping[str, str | os.PathLike[str] | Artifact],
+        *,
+        direction: str = "output",
+        metadata_by_key: Mapping[str, Mapping[str, Any]] | None = None,
+        run: ActiveRun | None = None,
+        **common_meta: Any,
+    ) -> dict[str, Artifact]:
+        """Log several paths at once: ``{key: path}``; common metadata plus per-key extras."""
+        unknown = set(metadata_by_key or {}) - set(paths)
+        if unknown:
+            raise InvalidInput(f"metadata_by_key names keys not being logged: {sorted(unknown)}")
+        return {
+            key: self.log_artifact(
+                path,
+                key,
+                direction,
+                run=run,
+                meta={**common_meta, **(metadata_by_key or {}).get(key, {})},
+            )
+            for key, path in paths.items()
+        }
+
+    def log_dataframe(
+        self,
+        df: Any,
+        key: str,
+        *,
+        schema: type | None = None,
+        direction: str = "output",
+        run: ActiveRun | None = None,
+        **options: Any,
+    ) -> Artifact:
+        """Write a pandas, polars or Arrow table as Parquet in the run directory and log it."""
+        active = run or context.current_run("log_dataframe")
+        path = active.workspace / f"{safe_file_stem(key)}.parquet"
+        write_parquet(df, path)
+        meta = dict(options.pop("meta", None) or {})
+        if schema is not None:
+            meta["schema"] = schema.__name__
+        return self.log_artifact(
+            path, key, direction, run=active, meta=meta, driver="parquet", **options
+        )
+
+    def find_produced_artifact(self, content_hash: str, path: Path) -> Artifact | None:
+        """The artifact a run produced with these bytes, preferring one at this very path."""
+        candidates = [
+            a
+            for a in self._find_artifacts(content_hash=content_hash)
+            if a.producer_run_id is not None
+        ]
+        if not candidates:
+            return None
+        for artifact in candidates:
+            with contextlib.suppress(ConsistError):
+                if self.resolve_path(artifact) == path:
+                    return artifact
+        return candidates[0]
+
+    def resolve_path(self, artifact: Artifact) -> Path:
+        """Where an artifact's file should be on this machine (it may be missing)."""
+        uri = artifact.uri
+        if uri.startswith("workspace://") and artifact.producer_run_id is not None:
+            table = self.mounts.with_workspace(self.snapshots.workspace(artifact.producer_run_id))
+            return table.to_path(uri)
+        if self.mounts.is_local(uri):
+            return self.mounts.to_path(uri)
+        if artifact.abs_path:
+            return Path(artifact.abs_path)
+        raise InvalidInput(f"artifact {artifact.key!r} has URI {uri!r}, not resolvable here")
+
+    def artifact_path(self, artifact: Artifact) -> Path:
+        """Path of an artifact's file, which must exist.
+
+        Raises
+        ------
+        MissingFile
+            Naming the artifact and how to get it back.
+        """
+        path = self.resolve_path(artifact)
+        if path.exists():
+            return path
+        if artifact.abs_path and Path(artifact.abs_path).exists():
+            return Path(artifact.abs_path)
+        raise MissingFile(missing_artifact_message(artifact, path))
+
+    # ------------------------------------------------------------------ persistence
+    def _persist(self, active: ActiveRun) -> None:
+        record = active.record()
+        self.snapshots.write(record)
+        self._writer.submit(record)
+
+    def flush(self) -> None:
+        """Wait until every catalog write submitted so far has finished."""
+        self._writer.flush()
+
+    def sync(self) -> list[str]:
+        """Index every snapshot the catalog lacks or holds an older state of.
+
+        Returns the ids of the runs (re)indexed. Runs whose catalog write failed
+        earlier (the outbox) are always retried.
+        """
+        self.flush()
+        with self._catalog_lock:
+            known = self.catalog.run_ids()
+        pending = set(self.snapshots.pending())
+        synced = []
+        for path in self.snapshots.paths():
+            run_id = path.parent.name
+            if run_id in known and run_id not in pending:
+                continue
+            record = self.snapshots.read_path(path)
+            with self._catalog_lock:
+                self.catalog.record(record)
+            self.snapshots.clear_pending(run_id)
+            synced.append(run_id)
+        return synced
+
+    def rebuild_records(self) -> Iterator[RunRecord]:
+        """Every run snapshot under ``run_dir`` (what ``db rebuild`` indexes)."""
+        for path in self.snapshots.paths():
+            yield self.snapshots.read_path(path)
+
+    def _recover_interrupted_runs(self) -> None:
+        for run_id in self.snapshots.abandoned():
+            try:
+                record = self.snapshots.read(run_id)
+            except (ConsistError, OSError):
+                self.snapshots.clear_active(run_id)
+                continue
+            if record.run.status is RunStatus.RUNNING:
+                owner = record.run.meta.get("pid")
+                failed = record.run.failed(
+                    "Interrupted",
+                    f"the process running it (pid {owner}) ended before the run finished",
+                )
+                record = attrs.evolve(record, run=failed)
+                self.snapshots.write(record)
+                self._writer.submit(record)
+                logger.warning("run %r was interrupted; marked failed", run_id)
+            self.snapshots.clear_active(run_id)
+
+    def _run_exists(self, run_id: str) -> bool:
+        if self.snapshots.exists(run_id):
+            return True
+        try:
+            self.get_run(run_id)
+        except RunNotFound:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Finish pending catalog writes and release adapters. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        self.hasher.memo.close()
+        with self._catalog_lock:
+            self.catalog.close()
+        if self.tables is not None:
+            self.tables.close()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidInput("this Tracker is closed; create a new one")
+
+    # ------------------------------------------------------------------ queries
+    def get_run(self, run_id: str) -> Run:
+        """Raises RunNotFound."""
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.get_run(run_id)
+
+    def get_record(self, run_id: str) -> RunRecord:
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.get_record(run_id)
+
+    def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
+        self.flush()
+        query = query or RunQuery(**filters)
+        with self._catalog_lock:
+            return self.catalog.find_runs(query)
+
+    def find_by_signature(self, signature: str) -> Run | None:
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.find_by_signature(signature)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.get_artifact(artifact_id)
+
+    def _find_artifacts(self, **filters: Any) -> list[Artifact]:
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.find_artifacts(**filters)
+
+    def find_artifacts(
+        self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
+    ) -> list[Artifact]:
+        return self._find_artifacts(key=key, uri=uri, content_hash=content_hash)
+
+    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
+        """The run's artifacts by key, as ``.inputs`` and ``.outputs``."""
+        record = self.get_record(run_id)
+        return RunArtifacts(
+            inputs=record.artifacts_by_direction(Direction.INPUT),
+            outputs=record.artifacts_by_direction(Direction.OUTPUT),
+        )
+
+    def get_producer(self, artifact: Artifact | str) -> Run | None:
+        """The run that wrote the artifact (None for raw inputs)."""
+        found = artifact if isinstance(artifact, Artifact) else self.get_artifact(artifact)
+        if found.producer_run_id is None:
+            return None
+        try:
+            return self.get_run(found.producer_run_id)
+        except RunNotFound:
+            return None
+
+    def links_of_artifact(self, artifact_id: str) -> list[Any]:
+        self.flush()
+        with self._catalog_lock:
+            return self.catalog.links_of_artifact(artifact_id)
+
+    def resolve_artifact(self, ref: Artifact | str) -> Artifact:
+        """An Artifact from itself, its id, or a URI."""
+        if isinstance(ref, Artifact):
+            return ref
+        try:
+            return self.get_artifact(ref)
+        except ArtifactNotFound:
+            found = self._find_artifacts(uri=ref)
+            if found:
+                return found[0]
+            raise
+
+    def __repr__(self) -> str:
+        return f"<Tracker run_dir={str(self.run_dir)!r} catalog={type(self.catalog).__name__}>"
+
+
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_stem(key: str) -> str:
+    """A file name for an artifact key; awkward keys get a short hash to stay unique."""
+    stem = _UNSAFE_FILE_CHARS.sub("_", key).strip("._") or "artifact"
+    if stem != key:
+        stem = f"{stem[:80]}-{canonical.digest(key)[:8]}"
+    return stem
+
+
+def write_parquet(df: Any, path: Path) -> None:
+    """Write a pandas, polars or pyarrow table to Parquet."""
+    module = type(df).__module__.split(".")[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if module == "pandas":
+        df.to_parquet(path, index=False)
+    elif module == "polars":
+        df.write_parquet(path)
+    elif module == "pyarrow":
+        import pyarrow.parquet as pq
+
+        pq.write_table(df, path)
+    else:
+        raise InvalidInput(
+            f"log_dataframe takes a pandas, polars or pyarrow table, not {type(df).__name__}"
+        )
+
+
+def missing_artifact_message(artifact: Artifact, path: Path) -> str:
+    producer = artifact.producer_run_id
+    remedies = [
+        "re-run the producing step with validate_cached_outputs='strict' to regenerate it",
+        "use consist.load_df(artifact, db_fallback='always') if it was ingested",
+    ]
+    if producer:
+        remedies.insert(0, f"it was written by run {producer!r}")
+    return (
+        f"the file of artifact {artifact.key!r} ({artifact.uri}) is gone from {path}; "
+        + "; ".join(remedies)
+    )
