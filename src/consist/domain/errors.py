@@ -19,7 +19,8 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   │   └── PathEscapesMount
     │   ├── DuplicateRun
     │   ├── HashConflict
-    │   └── UnsafeIdentifier
+    │   ├── UnsafeIdentifier
+    │   └── SchemaValidationError
     ├── MissingFile (FileNotFoundError)
     │   ├── MissingInputFile
     │   └── MissingOutputFile
@@ -206,3 +207,19 @@ class ContainerFailed(ExecutionError):
         self.image = image
         self.exit_code = exit_code
         self.log_tail = list(log_tail)
+
+
+class SchemaValidationError(InvalidInput):
+    """A row does not fit the schema model it is ingested under; names row, field and value."""
+
+    def __init__(self, row_index: int, field: str, value: object, reason: str, model: str) -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(
+            f"row {row_index}: field {field!r} = {shown} does not fit {model}: {reason}; "
+            "fix the data or the schema model (nothing was written)"
+        )
+        self.row_index = row_index
+        self.field = field
+        self.value = value
