@@ -11,7 +11,12 @@ import pytest
 from consist.container import build_catalog
 from consist.testing.contracts import CatalogContract
 
-CATALOG_URLS = ["memory://"]
+CATALOG_URLS = [
+    "memory://",
+    "duckdb:///{tmp}/c.duckdb",
+    "duckdb://:memory:",
+    "sqlite:///{tmp}/c.sqlite",
+]
 
 
 @pytest.fixture(params=CATALOG_URLS)

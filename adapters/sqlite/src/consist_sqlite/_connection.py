@@ -1,0 +1,165 @@
+"""One SQLite connection per catalog: URL parsing, WAL setup, lock retries, vendor errors.
+
+SQLite in WAL mode lets readers and one writer work side by side; a writer
+waits for another up to ``busy_timeout`` inside SQLite, and this module retries
+whole transactions on top of that until the caller's lock budget is spent.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs
+
+import sqlite_utils
+
+from consist.domain.errors import CatalogCorrupt, CatalogError, CatalogLocked, InvalidURI
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "MEMORY", "SQLiteFile", "parse_url", "translate"]
+
+DEFAULT_LOCK_TIMEOUT = 10.0
+MEMORY = ":memory:"
+REBUILD_HINT = "run `consist db rebuild` to recreate it from the JSON snapshots"
+_LOCK_MARKERS = ("database is locked", "database table is locked", "busy")
+_CORRUPT_MARKERS = ("file is not a database", "malformed", "corrupt", "not a database")
+# SQLite waits this long on a busy file before we back off and try again; short
+# enough that the retry loop, not SQLite, decides when the budget is spent.
+_BUSY_SLICE_MS = 1000
+
+T = TypeVar("T")
+
+
+def parse_url(url: str) -> tuple[str, dict[str, float]]:
+    """The database path (or ``:memory:``) and numeric options of a ``sqlite://`` URL.
+
+    ``sqlite:///abs/c.sqlite`` is absolute, ``sqlite://rel/c.db`` relative to the
+    working directory; ``?lock_timeout=30`` sets the lock budget in seconds.
+
+    Raises
+    ------
+    InvalidURI
+        If the scheme is not ``sqlite`` or no path is given.
+    """
+    scheme, sep, rest = url.partition("://")
+    if scheme != "sqlite" or not sep:
+        raise InvalidURI(f"{url!r} is not a sqlite:// URL (e.g. sqlite:///abs/path.sqlite)")
+    rest, _, query = rest.partition("?")
+    options: dict[str, float] = {}
+    for name, values in parse_qs(query).items():
+        if name != "lock_timeout":
+            raise InvalidURI(f"unknown option {name!r} in {url!r}; known: lock_timeout")
+        try:
+            options[name] = float(values[-1])
+        except ValueError:
+            raise InvalidURI(f"option {name!r} in {url!r} must be a number") from None
+    if rest in (MEMORY, "/" + MEMORY):
+        return MEMORY, options
+    if not rest:
+        raise InvalidURI(f"{url!r} names no file; use sqlite://:memory: for an in-memory one")
+    return str(Path(rest).expanduser().absolute()), options
+
+
+def translate(exc: BaseException, path: str) -> CatalogError:
+    """The Consist error for an SQLite exception raised while using ``path``."""
+    message = str(exc)
+    lowered = message.lower()
+    if any(marker in lowered for marker in _LOCK_MARKERS):
+        return CatalogLocked(
+            f"the catalog {path} stayed locked by another writer ({message}). Find the "
+            "process holding a long transaction on it, or allow a longer wait with "
+            "?lock_timeout=SECONDS; runs are kept in their JSON snapshots meanwhile and "
+            "`consist db sync` indexes them later"
+        )
+    if any(marker in lowered for marker in _CORRUPT_MARKERS):
+        return CatalogCorrupt(
+            f"the catalog file {path} is damaged or is not an SQLite database ({message}); "
+            f"move it aside and {REBUILD_HINT}"
+        )
+    return CatalogError(f"SQLite catalog {path}: {message}")
+
+
+class SQLiteFile:
+    """An SQLite database in WAL mode behind a lock, with retried transactions.
+
+    Parameters
+    ----------
+    path
+        Database file or ``:memory:``.
+    lock_timeout
+        Seconds to keep retrying a transaction that finds the file locked.
+    """
+
+    def __init__(self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.mutex = threading.RLock()
+        self.db: sqlite_utils.Database | None = None
+        try:
+            conn = sqlite3.connect(
+                path, timeout=_BUSY_SLICE_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from None
+        self.db = sqlite_utils.Database(conn)
+        self.retry(self._configure)
+
+    def _configure(self, db: sqlite_utils.Database) -> None:
+        db.conn.execute(f"PRAGMA busy_timeout = {_BUSY_SLICE_MS}")
+        if self.path != MEMORY:
+            db.conn.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL still never corrupts the file; a power cut may
+            # lose the last commits, which the JSON snapshots still hold.
+            db.conn.execute("PRAGMA synchronous = NORMAL")
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self.db is None:
+            raise CatalogError(f"the SQLite catalog {self.path} is closed")
+        return self.db.conn
+
+    def retry(self, fn: Callable[[sqlite_utils.Database], T], *, write: bool = False) -> T:
+        """Call ``fn(db)`` (in an immediate transaction when ``write``), retrying lock errors.
+
+        Raises
+        ------
+        CatalogLocked
+            When the file stayed locked for the whole ``lock_timeout``.
+        CatalogCorrupt, CatalogError
+            For any other SQLite error.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        with self.mutex:
+            while True:
+                db = self.db
+                if db is None:
+                    raise CatalogError(f"the SQLite catalog {self.path} is closed")
+                try:
+                    if not write:
+                        return fn(db)
+                    db.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = fn(db)
+                        db.conn.execute("COMMIT")
+                    except BaseException:
+                        if db.conn.in_transaction:
+                            db.conn.execute("ROLLBACK")
+                        raise
+                    return result
+                except sqlite3.Error as exc:
+                    error = translate(exc, self.path)
+                    if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
+                        raise error from None
+                time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
+                delay = min(delay * 2, 0.2)
+
+    def close(self) -> None:
+        with self.mutex:
+            db, self.db = self.db, None
+            if db is not None:
+                db.close()
