@@ -1,0 +1,73 @@
+"""DuckDB plumbing for the table store: URLs to database paths, and vendor errors to Consist's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from consist.domain.errors import (
+    CatalogCorrupt,
+    CatalogError,
+    CatalogLocked,
+    CatalogUnavailable,
+    InvalidURI,
+)
+
+__all__ = ["database_of", "translated"]
+
+_SCHEME = "duckdb://"
+_MEMORY = ":memory:"
+
+
+def database_of(url: str) -> str:
+    """The path ``duckdb.connect`` takes for ``url``.
+
+    ``duckdb:///abs/path.duckdb`` is a file (its folder is created),
+    ``duckdb://:memory:`` a private in-memory database.
+
+    Raises
+    ------
+    InvalidURI
+        ``url`` is not a ``duckdb://`` URL or names no database.
+    """
+    if not url.startswith(_SCHEME):
+        raise InvalidURI(
+            f"{url!r} is not a DuckDB URL; use duckdb:///abs/path.duckdb or duckdb://:memory:"
+        )
+    rest = url[len(_SCHEME) :]
+    if rest in (_MEMORY, "/" + _MEMORY):
+        return _MEMORY
+    if not rest or rest.endswith("/"):
+        raise InvalidURI(f"{url!r} names no database file; use duckdb:///abs/path.duckdb")
+    Path(rest).parent.mkdir(parents=True, exist_ok=True)
+    return rest
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflict" in text or "could not set" in text)
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn any DuckDB error raised inside into the matching ``CatalogError``."""
+    try:
+        yield
+    except duckdb.TransactionException as exc:
+        raise CatalogLocked(
+            f"{what}: another transaction changed the same rows; retry ({exc})"
+        ) from exc
+    except duckdb.IOException as exc:
+        if _is_lock_conflict(exc):
+            raise CatalogLocked(
+                f"{what}: the database file is locked by another process; close it or "
+                f"retry ({exc})"
+            ) from exc
+        raise CatalogUnavailable(f"{what}: {exc}") from exc
+    except duckdb.SerializationException as exc:
+        raise CatalogCorrupt(f"{what}: the database file is damaged ({exc})") from exc
+    except duckdb.Error as exc:
+        raise CatalogError(f"{what}: {exc}") from exc
