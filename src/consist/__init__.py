@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "find_run": "consist.api",
     "find_runs": "consist.api",
     "load": "consist.api",
+    "run": "consist.api",
+    "define_step": "consist.api",
+    "RunResult": "consist.services.engine",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,11 +18,13 @@ from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
 from consist.services import context, loaders
 from consist.services.active_run import ActiveRun
 from consist.services.context import current_tracker, use_tracker
+from consist.services.engine import RunResult
 from consist.services.tracker import Tracker
 
 __all__ = [
     "current_run",
     "current_tracker",
+    "define_step",
     "find_run",
     "find_runs",
     "load",
@@ -31,6 +33,7 @@ __all__ = [
     "log_dataframe",
     "log_input",
     "log_output",
+    "run",
     "use_tracker",
 ]
 
@@ -162,6 +165,22 @@ def find_run(
         ids = ", ".join(r.id for r in found[:10])
         raise AmbiguousMatch(f"{len(found)} runs match {filters} ({ids}); add filters")
     return found[0]
+
+
+def run(fn: Any = None, *, tracker: Tracker | None = None, **options: Any) -> RunResult:
+    """Run ``fn`` as a cached step on the active tracker (see ``Tracker.run``)."""
+    return current_tracker(tracker, "consist.run").run(fn, **options)
+
+
+def define_step(**defaults: Any) -> Any:
+    """Decorator storing ``tracker.run`` defaults on a function (no tracker needed)."""
+    from consist.services.engine import STEP_ATTRIBUTE
+
+    def decorate(fn: Any) -> Any:
+        setattr(fn, STEP_ATTRIBUTE, dict(defaults))
+        return fn
+
+    return decorate
 
 
 def load(

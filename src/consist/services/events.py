@@ -23,7 +23,7 @@ class EventHooks:
         self._failed: list[FailedHook] = []
 
     def on_run_complete(self, callback: CompleteHook) -> CompleteHook:
-        """Call ``callback(run, output_artifacts)`` after every completed run (usable as a decorator)."""
+        """Call ``callback(run, output_artifacts)`` after each completed run (or decorate)."""
         self._complete.append(callback)
         return callback
 

@@ -35,7 +35,7 @@ DRIVERS = (*sorted(set(_SUFFIX_DRIVERS.values())), "directory", "other")
 
 
 def infer_driver(path: Path) -> str:
-    """Driver from the suffix (``.zarr`` directories included); ``directory``/``other`` otherwise."""
+    """Driver from the suffix (``.zarr`` directories too); else ``directory`` or ``other``."""
     suffixes = [s.lower() for s in path.suffixes]
     for suffix in reversed(suffixes):
         if suffix in _SUFFIX_DRIVERS:

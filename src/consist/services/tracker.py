@@ -40,13 +40,17 @@ from consist.domain.errors import (
     NotFound,
     RunNotFound,
 )
-from consist.ports import BlobStore, Catalog, TableStore
+from consist.memory import InProcessExecutor
+from consist.ports import BlobStore, Catalog, Executor, TableStore
+from consist.ports.execute import CallTask
 from consist.services import context
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_writer import CatalogWriter
 from consist.services.code_identity import CodeIdentity, code_hash
+from consist.services.engine import STEP_ATTRIBUTE, RunResult, build_request, run_step
 from consist.services.events import EventHooks
+from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
 from consist.services.snapshots import SnapshotStore, check_run_id
 
@@ -116,6 +120,7 @@ class Tracker:
         self._catalog_lock = threading.RLock()
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
         self._signatures: dict[str, str | None] = {}
+        self.executor: Executor[CallTask] = InProcessExecutor()
         self._closed = False
         self._recover_interrupted_runs()
 
@@ -189,7 +194,8 @@ class Tracker:
         config_json = canonical.normalize(config if config is not None else {}, "config")
         facet_json = canonical.normalize(facet, "facet") if facet is not None else None
         workspace = self.snapshots.workspace(run_id)
-        workspace.mkdir(parents=True, exist_ok=True)
+        if persist:
+            workspace.mkdir(parents=True, exist_ok=True)
         run = Run(
             id=run_id,
             model=model,
@@ -296,6 +302,65 @@ class Tracker:
             ok = run.status is RunStatus.COMPLETED
             self._signatures[run_id] = run.signature_digest if ok else None
         return self._signatures[run_id]
+
+    # ------------------------------------------------------------------ cached steps
+    def run(self, fn: Callable[..., Any] | None = None, **options: Any) -> RunResult:
+        """Run ``fn`` as a cached step, or reuse an earlier identical run.
+
+        See ``docs/`` (Running steps) for every option: ``inputs``, ``config``,
+        ``outputs``, ``output_paths``, ``load_inputs``, ``runtime_kwargs``,
+        ``inject_context``, ``capture_dir``/``capture_pattern``, ``depends_on``,
+        ``hash_inputs``, ``cache_mode``, ``cache_hydration`` (+ ``hydration_paths``
+        / ``hydration_dir``), ``validate_cached_outputs``, ``year``, ``iteration``,
+        ``tags``, ``facet``, ``model``, ``name``, ``run_id``, ``parent_run_id``,
+        ``code_identity``.
+
+        Raises
+        ------
+        InvalidCacheMode
+            For a cache mode other than reuse, overwrite or readonly.
+        ConfigNotSerializable
+            If the config cannot be hashed (the message names the key).
+        MissingInputFile
+            If an input path does not exist.
+        """
+        self._check_open()
+        active = context.current_run_or_none()
+        if active is not None and active.tracker is self:
+            options.setdefault("parent_run_id", active.run.parent_run_id)
+        return run_step(self, build_request(fn, options))
+
+    def define_step(self, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator storing defaults (``outputs=[...]``, ``config``, ...) for ``tracker.run``."""
+        build_request(None, {**defaults, "execute": lambda *_: None})  # validate now, not later
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            setattr(fn, STEP_ATTRIBUTE, dict(defaults))
+            return fn
+
+        return decorate
+
+    def explain(self, run: Run | str) -> Explanation:
+        """Why this run was not a cache hit: what differs from the closest earlier run."""
+        return explain_run(self, run if isinstance(run, Run) else self.get_run(run))
+
+    def after_complete(self, active: ActiveRun) -> None:
+        """Hook run after a step completes (archiving outputs to the blob store)."""
+        if self.blobs is None:
+            return
+        for artifact in active.outputs.values():
+            path = self.resolve_path(artifact)
+            if path.is_file():
+                self.blobs.put(path)
+
+    def restore_from_blobs(self, artifact: Artifact, destination: Path) -> Path | None:
+        """Fetch an artifact's bytes from the blob store, or None if it does not hold them."""
+        digest = artifact.content_hash
+        if self.blobs is None or not digest or len(digest) != 64:
+            return None
+        if not self.blobs.exists(digest):
+            return None
+        return self.blobs.get(digest, destination)
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(
@@ -493,6 +558,10 @@ class Tracker:
                 self._writer.submit(record)
                 logger.warning("run %r was interrupted; marked failed", run_id)
             self.snapshots.clear_active(run_id)
+
+    def run_exists(self, run_id: str) -> bool:
+        """True if a snapshot or a catalog row exists for ``run_id``."""
+        return self._run_exists(run_id)
 
     def _run_exists(self, run_id: str) -> bool:
         if self.snapshots.exists(run_id):

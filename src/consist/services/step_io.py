@@ -1,0 +1,249 @@
+"""A step's inputs going in and outputs coming out: resolution, loading, capture."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import inspect
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from consist.domain import Artifact, Direction
+from consist.domain.errors import InvalidInput, MissingInputFile, MissingOutputFile
+from consist.services import loaders
+
+if TYPE_CHECKING:
+    from consist.services.active_run import ActiveRun
+    from consist.services.tracker import Tracker
+
+InputResolver = Callable[[str], Artifact | None]
+
+
+@attrs.frozen
+class StepInput:
+    """One input of a step: the parameter (or key) it feeds, and what it is."""
+
+    key: str
+    artifact: Artifact | None = None
+    path: Path | None = None
+    as_kwarg: bool = True
+
+
+def resolve_inputs(
+    tracker: Tracker,
+    inputs: Mapping[str, Any] | Sequence[Any] | None,
+    resolver: InputResolver | None = None,
+) -> list[StepInput]:
+    """Normalise ``inputs`` (mapping param -> path/Artifact/key, or a list) to StepInputs.
+
+    A string is first offered to ``resolver`` (a scenario's coupler); if that does
+    not know it, it is a path.
+    """
+    if inputs is None:
+        return []
+    if isinstance(inputs, Mapping):
+        return [_resolve_one(tracker, str(k), v, resolver, True) for k, v in inputs.items()]
+    if isinstance(inputs, (str, os.PathLike, Artifact)):
+        inputs = [inputs]
+    resolved = []
+    for item in inputs:
+        step_input = _resolve_one(tracker, None, item, resolver, False)
+        resolved.append(step_input)
+    keys = [i.key for i in resolved]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise InvalidInput(f"several inputs share the key(s) {duplicates}; pass a mapping instead")
+    return resolved
+
+
+def _resolve_one(
+    tracker: Tracker, key: str | None, value: Any, resolver: InputResolver | None, as_kwarg: bool
+) -> StepInput:
+    if isinstance(value, Artifact):
+        return StepInput(key or value.key, artifact=value, as_kwarg=as_kwarg)
+    if isinstance(value, str) and resolver is not None:
+        artifact = resolver(value)
+        if artifact is not None:
+            return StepInput(key or value, artifact=artifact, as_kwarg=as_kwarg)
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(os.path.abspath(os.fspath(value)))
+        if not path.exists():
+            hint = " (nor a coupler key)" if resolver is not None and isinstance(value, str) else ""
+            raise MissingInputFile(f"input {key or value!r}: {path} does not exist{hint}")
+        return StepInput(key or _stem(path), path=path, as_kwarg=as_kwarg)
+    raise InvalidInput(
+        f"input {key!r}: expected a path, an Artifact or a coupler key, not {type(value).__name__}"
+    )
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in reversed(path.suffixes):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
+    """Names ``fn`` accepts as keywords, and whether it takes ``**kwargs``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return set(), True
+    names = {
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    return names, var_kw
+
+
+def input_value(tracker: Tracker, step_input: StepInput, artifact: Artifact, load: bool) -> Any:
+    """What the step function receives for an input: loaded data or a Path."""
+    path = tracker.artifact_path(artifact) if step_input.path is None else step_input.path
+    if load and artifact.driver in loaders.READERS:
+        return loaders.read(path, artifact.driver)
+    return path
+
+
+class StepContext:
+    """Injected into a step function (``inject_context=True`` -> ``_consist_ctx``).
+
+    Gives the run directory and ways to log or capture outputs from inside.
+    """
+
+    def __init__(self, active: ActiveRun, output_paths: Mapping[str, Path]) -> None:
+        self._active = active
+        self.output_paths = dict(output_paths)
+
+    @property
+    def run_dir(self) -> Path:
+        return self._active.workspace
+
+    @property
+    def run_id(self) -> str:
+        return self._active.id
+
+    def output_path(self, key: str) -> Path:
+        """Where the output declared as ``key`` in ``output_paths`` must be written."""
+        try:
+            return self.output_paths[key]
+        except KeyError:
+            raise InvalidInput(
+                f"no output path for {key!r}; declared: {sorted(self.output_paths)}"
+            ) from None
+
+    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self._active.log_output(path, key, **options)
+
+    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self._active.log_input(path, key, **options)
+
+    def log_dataframe(self, df: Any, key: str, **options: Any) -> Artifact:
+        return self._active.log_dataframe(df, key, **options)
+
+    @contextlib.contextmanager
+    def capture_outputs(
+        self, directory: str | os.PathLike[str], pattern: str = "*"
+    ) -> Iterator[dict[str, Artifact]]:
+        """Log files written under ``directory`` inside the block as outputs keyed by stem."""
+        root = Path(directory)
+        if not root.is_absolute():
+            root = self.run_dir / root
+        captured: dict[str, Artifact] = {}
+        before = file_states(root, pattern)
+        yield captured
+        captured.update(capture_changed(self._active, root, pattern, before))
+
+
+def file_states(root: Path, pattern: str) -> dict[Path, tuple[int, int]]:
+    if not root.is_dir():
+        return {}
+    states = {}
+    for path in root.rglob("*"):
+        if path.is_file() and fnmatch.fnmatch(path.name, pattern):
+            stat = path.stat()
+            states[path] = (stat.st_size, stat.st_mtime_ns)
+    return states
+
+
+def capture_changed(
+    active: ActiveRun, root: Path, pattern: str, before: Mapping[Path, tuple[int, int]]
+) -> dict[str, Artifact]:
+    """Log files under ``root`` that are new or changed since ``before``."""
+    captured = {}
+    for path, state in sorted(file_states(root, pattern).items()):
+        if before.get(path) != state:
+            key = _stem(path)
+            captured[key] = active.tracker.log_artifact(path, key, "output", run=active)
+    return captured
+
+
+def record_return_value(
+    tracker: Tracker, active: ActiveRun, value: Any, declared: Sequence[str], step: str
+) -> None:
+    """Turn what a step function returned into output artifacts of the run."""
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            record_output(tracker, active, str(key), item)
+        return
+    if len(declared) > 1:
+        raise InvalidInput(
+            f"step {step!r} returned one value but declares outputs {list(declared)}; "
+            "return a dict keyed by output name"
+        )
+    key = (
+        declared[0]
+        if declared
+        else (_stem(Path(value)) if isinstance(value, (str, os.PathLike)) else step)
+    )
+    record_output(tracker, active, key, value)
+
+
+def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> Artifact:
+    from consist.services.tracker import safe_file_stem, write_parquet
+
+    if isinstance(value, Artifact):
+        active.link(value, Direction.OUTPUT, key)
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_absolute():
+            path = active.workspace / path
+        if not path.exists():
+            raise MissingOutputFile(f"output {key!r}: the returned path {path} does not exist")
+        return tracker.log_artifact(path, key, "output", run=active)
+    module = type(value).__module__.split(".")[0]
+    stem = active.workspace / safe_file_stem(key)
+    if module in ("pandas", "polars", "pyarrow") and hasattr(value, "columns"):
+        path = stem.with_suffix(".parquet")
+        write_parquet(value, path)
+    elif module == "xarray":
+        path = stem.with_suffix(".zarr")
+        value.to_zarr(path, mode="w")
+    elif module == "numpy":
+        import numpy as np
+
+        path = stem.with_suffix(".npy")
+        np.save(path, value)
+    else:
+        raise InvalidInput(
+            f"output {key!r}: cannot store a {type(value).__name__}; return a DataFrame, "
+            "an xarray Dataset, a numpy array, a Path, or log files with the step context"
+        )
+    return tracker.log_artifact(path, key, "output", run=active)
+
+
+def check_declared_outputs(active: ActiveRun, declared: Sequence[str], step: str) -> None:
+    missing = [key for key in declared if key not in active.outputs]
+    if missing:
+        raise MissingOutputFile(
+            f"step {step!r} declared outputs {missing} but did not produce them "
+            f"(produced: {sorted(active.outputs) or 'nothing'})"
+        )
