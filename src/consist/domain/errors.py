@@ -25,6 +25,7 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── MissingInputFile
     │   └── MissingOutputFile
     ├── IntegrityError
+    ├── BlobStoreError
     ├── NoActiveTracker (RuntimeError)
     ├── RunFailed (RuntimeError)
     ├── ExecutionError (RuntimeError)
@@ -223,3 +224,7 @@ class SchemaValidationError(InvalidInput):
         self.row_index = row_index
         self.field = field
         self.value = value
+
+
+class BlobStoreError(ConsistError):
+    """A blob store could not be reached, or refused an operation (permissions, network)."""
