@@ -18,6 +18,7 @@ import attrs
 
 from consist.domain.errors import ContainerFailed, ExecutionError, ImageNotFound
 from consist.ports.execute import ContainerTask, TaskOutcome
+
 from ._common import LogSink, base_identity, host_sources, mount_points
 
 # A registry reference pinned to content: docker://repo@sha256:<hex> (also oras://),

@@ -8,6 +8,7 @@ from typing import Any
 
 from consist.domain.errors import ContainerFailed, ExecutionError, ImageNotFound
 from consist.ports.execute import ContainerTask, TaskOutcome
+
 from ._common import LogSink, base_identity, host_sources, mount_points
 
 _SCHEME = "docker://"
