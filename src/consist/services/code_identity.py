@@ -8,6 +8,7 @@
 - ``"module"``: SHA-256 of the callable's module source.
 - ``"function"``: SHA-256 of the callable's own source, parsed and dumped
   through ``ast`` so comments, docstrings and formatting do not count.
+  (Manually tracked blocks, which have no callable, use ``"git"`` instead.)
 - any other string: used as is (a version label you manage yourself);
 - a callable: called with the step function, its return value used as is.
 """
@@ -43,9 +44,8 @@ def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) 
         return git_identity(_source_dir(fn) or cwd)
     if identity in ("module", "function"):
         if fn is None:
-            raise InvalidInput(
-                f"code_identity={identity!r} needs a step function (use tracker.run)"
-            )
+            # A manually tracked block has no callable to hash: fall back to git.
+            return git_identity(cwd)
         return module_identity(fn) if identity == "module" else function_identity(fn)
     if not isinstance(identity, str) or not identity:
         raise InvalidInput(

@@ -43,7 +43,7 @@ from consist.domain.errors import (
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import context
+from consist.services import context, lineage
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_writer import CatalogWriter
@@ -52,6 +52,7 @@ from consist.services.engine import STEP_ATTRIBUTE, RunResult, build_request, ru
 from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
+from consist.services.lineage import LineageNode
 from consist.services.snapshots import SnapshotStore, check_run_id
 
 logger = logging.getLogger("consist")
@@ -649,6 +650,29 @@ class Tracker:
             return self.get_run(found.producer_run_id)
         except RunNotFound:
             return None
+
+    def lineage(
+        self, ref: Run | Artifact | str, direction: str = "upstream", max_depth: int = 50
+    ) -> LineageNode:
+        """Lineage tree of a run or artifact: ``"upstream"`` (sources) or ``"downstream"``."""
+        if direction not in ("upstream", "downstream"):
+            raise InvalidInput(f"direction must be 'upstream' or 'downstream', not {direction!r}")
+        walk = lineage.upstream if direction == "upstream" else lineage.downstream
+        return walk(self, ref, max_depth)
+
+    def rebuild(self) -> int:
+        """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
+
+        With a fresh (empty) catalog this recreates it from the JSON truth alone.
+        """
+        self.flush()
+        count = 0
+        for record in self.rebuild_records():
+            with self._catalog_lock:
+                self.catalog.record(record)
+            self.snapshots.clear_pending(record.run.id)
+            count += 1
+        return count
 
     def links_of_artifact(self, artifact_id: str) -> list[Any]:
         self.flush()
