@@ -70,20 +70,31 @@ def test_conflicting_content_hash_is_refused_unless_forced(tracker: Any, data_di
         consist.log_artifact(path, key="first", direction="input")  # now known
         with pytest.raises(HashConflict, match="force_hash_override"):
             consist.log_artifact(path, key="second", direction="input", content_hash="b" * 64)
-        forced = consist.log_artifact(path, key="third", direction="input",
-                                      content_hash="b" * 64, force_hash_override=True)
+        forced = consist.log_artifact(
+            path, key="third", direction="input", content_hash="b" * 64, force_hash_override=True
+        )
         assert forced.content_hash == "b" * 64
         with pytest.raises(HashConflict, match="does not match"):
-            consist.log_artifact(path, key="fourth", direction="input", content_hash="c" * 64,
-                                 validate_content_hash=True)
+            consist.log_artifact(
+                path,
+                key="fourth",
+                direction="input",
+                content_hash="c" * 64,
+                validate_content_hash=True,
+            )
 
 
 def test_profile_file_schema_records_columns(tracker: Any, data_dir: Path) -> None:
     with tracker.start_run("r", model="m"):
-        csv = consist.log_artifact(data_dir / "raw.csv", direction="input",
-                                   profile_file_schema=True, file_schema_sample_rows=10)
-        pq = consist.log_dataframe(pd.DataFrame({"a": [1], "b": ["x"]}), key="t",
-                                   profile_file_schema=True)
+        csv = consist.log_artifact(
+            data_dir / "raw.csv",
+            direction="input",
+            profile_file_schema=True,
+            file_schema_sample_rows=10,
+        )
+        pq = consist.log_dataframe(
+            pd.DataFrame({"a": [1], "b": ["x"]}), key="t", profile_file_schema=True
+        )
     assert [c["name"] for c in csv.meta["file_schema"]] == ["value", "group"]
     assert [c["name"] for c in pq.meta["file_schema"]] == ["a", "b"]
     assert pq.meta["file_schema"][0]["type"] == "int64"
@@ -98,8 +109,9 @@ def test_log_artifacts_applies_common_and_per_key_metadata(tracker: Any, tmp_pat
         files[name] = tmp_path / f"{name}.csv"
         files[name].write_text("id\n1\n")
     with tracker.start_run("r", model="m"):
-        logged = consist.log_artifacts(files, metadata_by_key={"households": {"role": "unit"}},
-                                       year=2030)
+        logged = consist.log_artifacts(
+            files, metadata_by_key={"households": {"role": "unit"}}, year=2030
+        )
     assert logged["persons"].meta == {"year": 2030}
     assert logged["households"].meta == {"year": 2030, "role": "unit"}
 

@@ -67,8 +67,9 @@ def _three_years(tracker: Any) -> None:
     with tracker.start_run("scen", model="scenario"):
         pass
     for year in (2020, 2030, 2040):
-        with tracker.start_run(f"sim_{year}", model="simulate", year=year, parent_run_id="scen",
-                               tags=["baseline"]):
+        with tracker.start_run(
+            f"sim_{year}", model="simulate", year=year, parent_run_id="scen", tags=["baseline"]
+        ):
             consist.log_dataframe(pd.DataFrame({"year": [year]}), key="persons")
 
 
@@ -80,7 +81,10 @@ def test_find_run_and_find_runs(tracker: Any) -> None:
         by_year = consist.find_runs(parent_id="scen", model="simulate", index_by="year")
         assert sorted(by_year) == [2020, 2030, 2040]
         assert [r.id for r in consist.find_runs(model="simulate")] == [
-            "sim_2040", "sim_2030", "sim_2020"]
+            "sim_2040",
+            "sim_2030",
+            "sim_2020",
+        ]
         assert len(consist.find_runs(tags=["baseline"], limit=2)) == 2
         with pytest.raises(NotFound):
             consist.find_run(year=1999)

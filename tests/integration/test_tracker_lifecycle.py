@@ -24,8 +24,15 @@ def _snapshot(tracker: Any, run_id: str) -> dict[str, Any]:
 
 def test_completed_run_has_snapshot_and_catalog_row(tracker: Any, data_dir: Path) -> None:
     """start_run writes the snapshot and the catalog agrees with it."""
-    with tracker.start_run("r1", model="clean", year=2030, iteration=1, tags=["a"],
-                           config={"threshold": 0.5}, facet={"threshold": 0.5}) as run:
+    with tracker.start_run(
+        "r1",
+        model="clean",
+        year=2030,
+        iteration=1,
+        tags=["a"],
+        config={"threshold": 0.5},
+        facet={"threshold": 0.5},
+    ) as run:
         consist.log_artifact(data_dir / "raw.csv", key="raw", direction="input")
         assert consist.current_run() is run
     snapshot = _snapshot(tracker, "r1")
@@ -35,7 +42,11 @@ def test_completed_run_has_snapshot_and_catalog_row(tracker: Any, data_dir: Path
     assert snapshot["run"]["signature"] is not None
     stored = tracker.get_run("r1")
     assert (stored.status, stored.year, stored.iteration, stored.tags) == (
-        RunStatus.COMPLETED, 2030, 1, ("a",))
+        RunStatus.COMPLETED,
+        2030,
+        1,
+        ("a",),
+    )
 
 
 def test_exception_marks_run_failed_and_reraises(tracker: Any) -> None:
@@ -158,7 +169,8 @@ def test_killed_process_leaves_a_running_run_that_is_marked_interrupted(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert json.loads((run_dir / "doomed" / "consist.json").read_text())["run"]["status"] == (
-        "running")
+        "running"
+    )
     tracker = make_tracker(run_dir=run_dir)
     tracker.sync()
     snapshot = json.loads((run_dir / "doomed" / "consist.json").read_text())["run"]
@@ -174,6 +186,8 @@ def test_live_runs_of_other_processes_are_left_alone(make_tracker: Any, tmp_path
     active = first.begin_run("in-flight", model="m")
     second = make_tracker()
     assert second.snapshots.abandoned() == []
-    assert json.loads((first.run_dir / "in-flight" / "consist.json").read_text())["run"][
-        "status"] == "running"
+    assert (
+        json.loads((first.run_dir / "in-flight" / "consist.json").read_text())["run"]["status"]
+        == "running"
+    )
     first.end_run(active)
