@@ -149,12 +149,16 @@ def write_atomically(destination: Path, chunks: Iterator[bytes]) -> Path:
 
 
 class InMemoryBlobStore:
-    """Blobs in a dict; digests verified on every read, like any other store."""
+    """Blobs in a dict; digests verified on every read, like any other store.
+
+    Also keeps named objects (``SupportsNamedObjects``) in a second dict.
+    """
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.Lock()
         self._blobs: dict[str, bytes] = {}
+        self._named: dict[str, bytes] = {}
 
     def put(self, path: Path) -> str:
         path = Path(path)
@@ -199,6 +203,52 @@ class InMemoryBlobStore:
         """Replace a blob's bytes without updating its digest (integrity tests)."""
         with self._lock:
             self._blobs[digest] = data
+
+    def write_named(self, name: str, data: bytes) -> None:
+        """Keep ``data`` under ``name``, replacing what was there. Raises ``InvalidURI``."""
+        name = self._checked_name(name)
+        with self._lock:
+            self._named[name] = bytes(data)
+
+    def read_named(self, name: str) -> bytes:
+        """Raises ``NotFound`` for an unknown name, ``InvalidURI`` for a bad one."""
+        from consist.domain.errors import NotFound
+
+        name = self._checked_name(name)
+        with self._lock:
+            data = self._named.get(name)
+        if data is None:
+            raise NotFound(f"no object named {name!r} in the in-memory blob store")
+        return data
+
+    def list_named(self, prefix: str = "") -> Iterator[str]:
+        """Names starting with ``prefix`` (a plain string prefix), sorted."""
+        if prefix:
+            self._checked_name(prefix, prefix=True)
+        with self._lock:
+            return iter(sorted(n for n in self._named if n.startswith(prefix)))
+
+    @staticmethod
+    def _checked_name(name: str, *, prefix: bool = False) -> str:
+        """A relative POSIX path that stays inside the store, else ``InvalidURI``."""
+        from consist.domain.errors import InvalidURI
+
+        if not isinstance(name, str) or not name:
+            raise InvalidURI(f"{name!r} is not a relative POSIX path such as 'snapshots/run.json'")
+        if (
+            name.startswith("/")
+            or "\\" in name
+            or "\x00" in name
+            or "://" in name
+            or re.match(r"^[A-Za-z]:", name)
+        ):
+            raise InvalidURI(f"{name!r} is not a relative POSIX path such as 'snapshots/run.json'")
+        parts = name.split("/")
+        if prefix and parts[-1] == "":
+            parts = parts[:-1]
+        if any(part in ("", ".", "..") for part in parts):
+            raise InvalidURI(f"{name!r} must not contain empty, '.' or '..' segments")
+        return name
 
 
 class InProcessExecutor:

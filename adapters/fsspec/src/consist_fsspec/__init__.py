@@ -1,1 +1,5 @@
-"""Blob storage on fsspec for Consist."""
+"""Blob storage on fsspec for Consist: local disk, S3, GCS, Azure or memory, by URL."""
+
+from ._store import FsspecBlobStore
+
+__all__ = ["FsspecBlobStore"]

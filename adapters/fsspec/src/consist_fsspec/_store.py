@@ -1,0 +1,390 @@
+"""FsspecBlobStore: content-addressed blobs on any filesystem fsspec can open."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from consist.domain.errors import (
+    AdapterNotFound,
+    BlobNotFound,
+    BlobStoreError,
+    ConsistError,
+    IntegrityError,
+    InvalidURI,
+    MissingFile,
+    NotFound,
+)
+from consist.memory import check_digest
+
+from . import _names
+from ._progress import Progress, wants_progress
+from ._streams import VerifyingReader, copy_hashing, fsync_path, hash_file
+
+# Filesystems where one object write becomes visible only once complete (S3
+# PutObject / CompleteMultipartUpload, GCS resumable upload finalisation, Azure
+# block-list commit), while a rename is a full server-side copy. There, blobs
+# are written straight to their final key; everywhere else they are staged
+# under a temporary name and renamed.
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
+_USERINFO = re.compile(r"(?<=://)[^/@]*@")
+
+
+class FsspecBlobStore:
+    """Blobs under ``<root>/sha256/ab/cd/<digest>`` on a local disk, S3, GCS, Azure or memory.
+
+    Parameters
+    ----------
+    url
+        Any fsspec URL or a plain path: ``/data/blobs``, ``file:///data/blobs``,
+        ``s3://bucket/prefix``, ``gcs://bucket/prefix``, ``az://container/prefix``,
+        ``memory://scratch``.
+    storage_options
+        Passed to the fsspec filesystem (``key``, ``secret``, ``client_kwargs``,
+        ``profile``, ...). Without them the backend's usual credential chain
+        applies. The values never appear in ``repr()`` or in error messages.
+    progress
+        Show a progress bar on stderr for transfers of 64 MiB or more: ``True``
+        always, ``False`` never, ``None`` (default) when stderr is a terminal.
+
+    Raises
+    ------
+    InvalidURI
+        fsspec does not know the URL's scheme.
+    AdapterNotFound
+        The scheme needs a package that is not installed (``s3fs``, ``gcsfs``, ``adlfs``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> None:
+        self.url = url
+        self._options = dict(storage_options or {})
+        self._secrets = sorted(_secret_strings(self._options), key=len, reverse=True)
+        self._progress = progress
+        self._where = _USERINFO.sub("***@", url)
+        try:
+            fs, root = fsspec.core.url_to_fs(url, **self._options)
+        except ImportError as exc:
+            raise AdapterNotFound(
+                f"blob store {self._where} needs a package that is not installed "
+                f"({self._scrub(str(exc))}); for S3 install consist-fsspec[s3], for GCS "
+                "consist-fsspec[gcs], for Azure consist-fsspec[azure]"
+            ) from None
+        except ValueError as exc:
+            raise InvalidURI(
+                f"cannot open blob store {self._where}: {self._scrub(str(exc))}"
+            ) from None
+        self._fs: Any = fs
+        self._root = str(root).rstrip("/")
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        self._direct = bool(protocols & _OBJECT_STORES)
+        self._local = isinstance(fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        hidden = ", ".join(f"{key!r}: '***'" for key in sorted(self._options))
+        return f"FsspecBlobStore({self._where!r}, storage_options={{{hidden}}})"
+
+    # -- BlobStore ---------------------------------------------------------
+
+    def put(self, path: Path) -> str:
+        """Store a file's bytes, streaming them; returns their SHA-256 digest.
+
+        Raises
+        ------
+        MissingFile
+            ``path`` is not a file.
+        IntegrityError
+            The file changed while it was being uploaded (nothing is kept).
+        BlobStoreError
+            The store could not be written.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise MissingFile(f"cannot store {path}: no such file")
+        with Progress(wants_progress(self._progress)) as progress:
+            if self._direct:
+                return self._put_direct(path, progress)
+            return self._put_staged(path, progress)
+
+    def get(self, digest: str, destination: Path) -> Path:
+        """Write the blob to ``destination`` through a temp file beside it, verified.
+
+        Raises
+        ------
+        BlobNotFound
+            The store holds no such blob.
+        IntegrityError
+            The stored bytes do not hash to ``digest``; ``destination`` is untouched.
+        BlobStoreError
+            The store could not be read.
+        """
+        key = _names.blob_key(self._root, check_digest(digest))
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+        try:
+            with Progress(wants_progress(self._progress)) as progress:
+                if self._direct:
+                    os.close(fd)
+                    actual = self._download_then_hash(digest, key, temp_name, progress)
+                else:
+                    actual = self._stream_to(digest, key, fd, progress)
+            if actual != digest:
+                raise IntegrityError(
+                    f"blob {digest} in {self._where} hashes to {actual}; it is corrupted: "
+                    "delete it and store the file again"
+                )
+            os.replace(temp_name, destination)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return destination
+
+    def open(self, digest: str) -> BinaryIO:
+        """A file object over the blob that raises ``IntegrityError`` at EOF if corrupted.
+
+        Raises
+        ------
+        BlobNotFound
+            The store holds no such blob.
+        """
+        key = _names.blob_key(self._root, check_digest(digest))
+        with self._vendor_errors("open", not_found=lambda: BlobNotFound(digest, self._where)):
+            inner = self._fs.open(key, "rb")
+        return VerifyingReader(inner, digest, self._where)  # type: ignore[return-value]
+
+    def exists(self, digest: str) -> bool:
+        key = _names.blob_key(self._root, check_digest(digest))
+        with self._vendor_errors("exists"):
+            return bool(self._fs.exists(key))
+
+    def delete(self, digest: str) -> None:
+        """Remove the blob; removing an absent blob is not an error."""
+        key = _names.blob_key(self._root, check_digest(digest))
+        with (
+            contextlib.suppress(BlobNotFound),
+            self._vendor_errors("delete", not_found=lambda: BlobNotFound(digest, self._where)),
+        ):
+            self._fs.rm_file(key)
+        self._forget_listings()
+
+    def digests(self) -> Iterator[str]:
+        """Every digest stored, sorted."""
+        found = self._find(f"{self._root}/{_names.BLOBS_DIR}")
+        return iter(sorted({d for key in found if (d := _names.digest_of_key(key))}))
+
+    # -- SupportsNamedObjects ---------------------------------------------
+
+    def write_named(self, name: str, data: bytes) -> None:
+        """Store ``data`` under ``<root>/named/<name>``, replacing any previous object.
+
+        Raises
+        ------
+        InvalidURI
+            ``name`` is absolute or climbs with ``..``.
+        """
+        key = _names.named_key(self._root, name)
+        with self._vendor_errors("write_named"):
+            if self._direct:
+                self._fs.pipe_file(key, bytes(data))
+                return
+            temp = _names.temp_key(self._root)
+            self._fs.makedirs(self._fs._parent(temp), exist_ok=True)
+            try:
+                with self._fs.open(temp, "wb") as handle:
+                    handle.write(bytes(data))
+                if self._local:
+                    fsync_path(temp)
+                self._commit(temp, key)
+            except BaseException:
+                self._discard(temp)
+                raise
+
+    def read_named(self, name: str) -> bytes:
+        """The bytes stored under ``name``.
+
+        Raises
+        ------
+        NotFound
+            Nothing is stored under that name.
+        InvalidURI
+            ``name`` is absolute or climbs with ``..``.
+        """
+        key = _names.named_key(self._root, name)
+        missing = NotFound(f"no object named {name!r} in {self._where}")
+        with self._vendor_errors("read_named", not_found=lambda: missing):
+            return bytes(self._fs.cat_file(key))
+
+    def list_named(self, prefix: str = "") -> Iterator[str]:
+        """Names starting with ``prefix`` (a plain string prefix), sorted."""
+        _names.check_name(prefix, prefix=True)
+        base = f"{self._root}/{_names.NAMED_DIR}/"
+        names = (key[len(base) :] for key in self._find(base.rstrip("/")) if key.startswith(base))
+        return iter(sorted(n for n in names if n.startswith(prefix)))
+
+    # -- writing -------------------------------------------------------------
+
+    def _put_direct(self, path: Path, progress: Progress) -> str:
+        """Hash locally, skip if present, then one upload straight to the final key."""
+        before = _fingerprint(path)
+        progress.start(f"hashing {path.name}", before[0])
+        digest, size = hash_file(path, progress.advance)
+        key = _names.blob_key(self._root, digest)
+        if self._holds(key, size):
+            return digest
+        with self._vendor_errors("put"):
+            self._fs.put_file(str(path), key, callback=progress.callback(f"uploading {path.name}"))
+        if _fingerprint(path) != before:
+            with contextlib.suppress(Exception):
+                self._fs.rm_file(key)
+            raise IntegrityError(
+                f"{path} changed while it was being stored in {self._where}; nothing was "
+                "kept: store it again once nothing is writing to it"
+            )
+        return digest
+
+    def _put_staged(self, path: Path, progress: Progress) -> str:
+        """Copy into a temp name while hashing, then rename to the digest's key."""
+        temp = _names.temp_key(self._root)
+        progress.start(f"storing {path.name}", path.stat().st_size)
+        with self._vendor_errors("put"):
+            self._fs.makedirs(self._fs._parent(temp), exist_ok=True)
+            try:
+                with open(path, "rb", buffering=0) as source, self._fs.open(temp, "wb") as sink:
+                    digest, size = copy_hashing(source, sink.write, progress.advance)
+                if self._local:
+                    fsync_path(temp)
+                key = _names.blob_key(self._root, digest)
+                if self._holds(key, size):
+                    self._discard(temp)
+                else:
+                    self._commit(temp, key)
+            except BaseException:
+                self._discard(temp)
+                raise
+        return digest
+
+    def _commit(self, temp: str, key: str) -> None:
+        self._fs.makedirs(self._fs._parent(key), exist_ok=True)
+        if self._local:
+            os.replace(temp, key)
+        else:
+            self._fs.mv(temp, key)
+
+    def _discard(self, temp: str) -> None:
+        with contextlib.suppress(Exception):
+            self._fs.rm_file(temp)
+
+    def _holds(self, key: str, size: int) -> bool:
+        """Whether ``key`` exists with the expected size (a truncated leftover is replaced)."""
+        try:
+            info = self._fs.info(key)
+        except FileNotFoundError:
+            return False
+        return bool(info.get("type") == "file" and info.get("size") == size)
+
+    # -- reading -------------------------------------------------------------
+
+    def _download_then_hash(self, digest: str, key: str, temp: str, progress: Progress) -> str:
+        # The backend's own get_file is its fastest path (one streamed GET, or
+        # concurrent ranges); hashing the local copy afterwards reads it back
+        # from the page cache.
+        with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
+            self._fs.get_file(key, temp, callback=progress.callback(f"downloading {digest[:12]}"))
+        progress.start(f"verifying {digest[:12]}", os.path.getsize(temp))
+        actual, _ = hash_file(Path(temp), progress.advance)
+        fsync_path(temp)
+        return actual
+
+    def _stream_to(self, digest: str, key: str, fd: int, progress: Progress) -> str:
+        with (
+            os.fdopen(fd, "wb") as sink,
+            self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)),
+        ):
+            source = self._fs.open(key, "rb")
+            size = getattr(source, "size", None)
+            if size is None and self._local:
+                size = os.path.getsize(key)
+            progress.start(f"fetching {digest[:12]}", size)
+            with source:
+                actual, _ = copy_hashing(source, sink.write, progress.advance)
+            sink.flush()
+            os.fsync(sink.fileno())
+        return actual
+
+    def _find(self, base: str) -> list[str]:
+        with self._vendor_errors("list"):
+            try:
+                found = list(self._fs.find(base))
+            except FileNotFoundError:
+                found = []
+        self._forget_listings()
+        return found
+
+    def _forget_listings(self) -> None:
+        # Listing caches (s3fs's dircache) would otherwise answer exists() from
+        # a stale listing after another process wrote or deleted a blob.
+        with contextlib.suppress(Exception):
+            self._fs.invalidate_cache(self._root)
+
+    # -- errors --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _vendor_errors(
+        self, action: str, not_found: Callable[[], ConsistError] | None = None
+    ) -> Iterator[None]:
+        """Turn botocore / OSError / fsspec failures into Consist errors, secrets scrubbed."""
+        try:
+            yield
+        except ConsistError:
+            raise
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            if not_found is not None:
+                raise not_found() from None
+            self._fail(action, exc)
+        except Exception as exc:
+            self._fail(action, exc)
+
+    def _fail(self, action: str, exc: BaseException) -> NoReturn:
+        # Vendor messages can quote request details; the original exception is
+        # not chained so that no traceback printer can show what was scrubbed.
+        detail = self._scrub(f"{type(exc).__name__}: {exc}")
+        raise BlobStoreError(
+            f"blob store {self._where}: {action} failed ({detail}); check the URL, the "
+            "credentials in storage_options or the environment, and that the bucket exists"
+        ) from None
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _USERINFO.sub("***@", text)
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def _secret_strings(options: Any) -> Iterator[str]:
+    """Every string value (at any depth) of storage_options that could be a credential."""
+    if isinstance(options, dict):
+        for value in options.values():
+            yield from _secret_strings(value)
+    elif isinstance(options, list | tuple):
+        for value in options:
+            yield from _secret_strings(value)
+    elif isinstance(options, str) and len(options) >= 4:
+        yield options

@@ -1,0 +1,4 @@
+"""Fixtures shared by every suite under tests/; each group in its own section."""
+
+# -- S3 (moto server on loopback): s3_endpoint, s3_prefix, s3_storage_options, s3_client
+pytest_plugins = ["tests.support.s3"]
