@@ -17,7 +17,9 @@ from consist.services.sql_names import (
 
 NASTY = 'x"; DROP TABLE runs; --'
 # Text DuckDB can store: no NUL, no lone surrogates (quote_identifier refuses both).
-names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1)
+names = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1
+)
 
 
 @settings(max_examples=200, deadline=None)

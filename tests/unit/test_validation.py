@@ -28,7 +28,7 @@ class Household(SQLModel, table=True):
     income: float
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     car = "car"
     bus = "bus"
 

@@ -239,9 +239,7 @@ def test_awkward_paths_and_values_are_literals_not_code(
     _ingest(store, "hot", "r", person_id=[1])
     folder = tmp_path / "it's here"
     folder.mkdir()
-    cold = ColdFile(
-        nasty, _parquet(folder / "o'k.parquet", person_id=[2]), "parquet", nasty, nasty
-    )
+    cold = ColdFile(nasty, _parquet(folder / "o'k.parquet", person_id=[2]), "parquet", nasty, nasty)
     store.create_view("v", hybrid_view_sql("persons", [cold], hot_artifact_ids=["hot"]))
     got = _rows(store, "SELECT consist_run_id AS r, consist_scenario_id AS s FROM v ORDER BY 1")
     assert got == [{"r": "r", "s": None}, {"r": nasty, "s": nasty}]

@@ -36,9 +36,6 @@ SYSTEM_COLUMNS = (
 )
 DRIVERS = {"parquet": "read_parquet", "csv": "read_csv"}
 
-# Our own name for the filename column; only used to detect a clash with a
-# file column named file_index (see the module docstring), then dropped.
-_SOURCE = "__consist_source_file"
 _GUARD = "__consist_guard"
 _GLOB_CHARS = frozenset("*?[")
 
@@ -96,17 +93,14 @@ def _cold_select(driver: str, files: Sequence[ColdFile]) -> str:
         "consist_iteration": _system_value([f.iteration for f in files], _int_list),
         "consist_artifact_id": _system_value([f.artifact_id for f in files], _text_list),
     }
-    dropped = ", ".join(quote_literal(c) for c in (*SYSTEM_COLUMNS, _SOURCE))
+    dropped = ", ".join(quote_literal(c) for c in SYSTEM_COLUMNS)
     columns = ",\n    ".join(f"{expr} AS {quote_identifier(name)}" for name, expr in system.items())
-    guard = (
-        f"struct_pack(file_index := NULL, *COLUMNS(lambda c: c IN ('file_index', "
-        f"{quote_literal(_SOURCE)}))) AS {_GUARD}"
-    )
+    # Unused, so never computed; binding it fails when a file column is named file_index.
+    guard = f"struct_pack(file_index := NULL, *COLUMNS(*)) AS {_GUARD}"
     return (
         f"SELECT * EXCLUDE ({_GUARD}) FROM (\n  SELECT COLUMNS(lambda c: c NOT IN ({dropped})),\n"
         f"    {columns},\n    {guard}\n"
-        f"  FROM {DRIVERS[driver]}([{paths}], union_by_name = true, "
-        f"filename = {quote_literal(_SOURCE)})\n)"
+        f"  FROM {DRIVERS[driver]}([{paths}], union_by_name = true)\n)"
     )
 
 

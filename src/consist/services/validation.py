@@ -1,4 +1,4 @@
-"""Strict-mode ingestion: rows checked against a pydantic (or SQLModel) model, and its Arrow schema."""
+"""Strict-mode ingestion: rows checked against a pydantic or SQLModel model; its Arrow schema."""
 
 from __future__ import annotations
 

@@ -63,8 +63,7 @@ def translated(what: str) -> Iterator[None]:
     except duckdb.IOException as exc:
         if _is_lock_conflict(exc):
             raise CatalogLocked(
-                f"{what}: the database file is locked by another process; close it or "
-                f"retry ({exc})"
+                f"{what}: the database file is locked by another process; close it or retry ({exc})"
             ) from exc
         raise CatalogUnavailable(f"{what}: {exc}") from exc
     except duckdb.SerializationException as exc:

@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 
 from consist.domain.errors import InvalidInput
 from consist.services.sql_names import quote_identifier, validate_view_name
-from consist_duckdb._sql import database_of, translated
+
+from ._sql import database_of, translated
 
 __all__ = ["ARTIFACT_COLUMN", "DuckDBTableStore"]
 
@@ -80,6 +81,9 @@ class DuckDBTableStore:
         self._lock = threading.RLock()
         with translated(f"opening {url}"):
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(database_of(url))
+            # Hybrid views re-read the same Parquet footers on every query; DuckDB
+            # checks each file's modification time before reusing a cached one.
+            self._con.execute("SET parquet_metadata_cache = true")
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -144,9 +148,13 @@ class DuckDBTableStore:
         if not existing:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {_INCOMING}")
             return
-        for column, column_type, *_ in con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall():
+        for column, column_type, *_ in con.execute(
+            f"DESCRIBE SELECT * FROM {_INCOMING}"
+        ).fetchall():
             if column.lower() not in existing:
-                con.execute(f"ALTER TABLE {name} ADD COLUMN {quote_identifier(column)} {column_type}")
+                con.execute(
+                    f"ALTER TABLE {name} ADD COLUMN {quote_identifier(column)} {column_type}"
+                )
         con.execute(f"DELETE FROM {name} WHERE {ARTIFACT_COLUMN} = ?", [artifact_id])
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {_INCOMING}")
 
