@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "find_runs": "consist.api",
     "load": "consist.api",
     "run": "consist.api",
+    "run_query": "consist.api",
     "define_step": "consist.api",
     "RunResult": "consist.services.engine",
 }

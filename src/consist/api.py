@@ -34,6 +34,7 @@ __all__ = [
     "log_input",
     "log_output",
     "run",
+    "run_query",
     "use_tracker",
 ]
 
@@ -181,6 +182,22 @@ def define_step(**defaults: Any) -> Any:
         return fn
 
     return decorate
+
+
+def run_query(
+    statement: Any,
+    *,
+    tracker: Tracker | None = None,
+    params: Sequence[Any] | None = None,
+    as_: str = "pandas",
+) -> Any:
+    """SQL text or a SQLAlchemy/SQLModel statement against the catalog and views.
+
+    Returns a pandas DataFrame (``as_="arrow"`` or ``"polars"`` on request).
+    """
+    from consist.services.query import run_query as _run_query
+
+    return _run_query(current_tracker(tracker, "consist.run_query"), statement, params, as_)
 
 
 def load(

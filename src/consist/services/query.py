@@ -1,0 +1,55 @@
+"""SQL over a tracker: plain strings or SQLAlchemy/SQLModel statements, results as tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from consist.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from consist.services.tracker import Tracker
+
+RESULT_FORMATS = ("pandas", "arrow", "polars")
+
+
+def to_sql(statement: Any, dialect: str = "postgresql") -> str:
+    """SQL text of a SQLAlchemy selectable, with parameters inlined as literals.
+
+    DuckDB reads PostgreSQL-flavoured SQL; SQLite catalogs use the sqlite dialect.
+    """
+    if isinstance(statement, str):
+        return statement
+    compile_ = getattr(statement, "compile", None)
+    if compile_ is None:
+        raise InvalidInput(
+            f"run_query takes SQL text or a SQLAlchemy/SQLModel statement, "
+            f"not {type(statement).__name__}"
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite as chosen
+    else:
+        from sqlalchemy.dialects import postgresql as chosen
+    compiled = compile_(dialect=chosen.dialect(), compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+def convert(table: Any, as_: str) -> Any:
+    """An Arrow table as pandas (default), Arrow or polars."""
+    if as_ == "arrow":
+        return table
+    if as_ == "pandas":
+        return table.to_pandas()
+    if as_ == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    raise InvalidInput(f"as_ must be one of {RESULT_FORMATS}, not {as_!r}")
+
+
+def run_query(
+    tracker: Tracker, statement: Any, params: Sequence[Any] | None = None, as_: str = "pandas"
+) -> Any:
+    """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views."""
+    sql = to_sql(statement, tracker.sql_dialect)
+    return convert(tracker.sql(sql, params), as_)
