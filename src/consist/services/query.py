@@ -26,11 +26,10 @@ def to_sql(statement: Any, dialect: str = "postgresql") -> str:
             f"run_query takes SQL text or a SQLAlchemy/SQLModel statement, "
             f"not {type(statement).__name__}"
         )
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite as chosen
-    else:
-        from sqlalchemy.dialects import postgresql as chosen
-    compiled = compile_(dialect=chosen.dialect(), compile_kwargs={"literal_binds": True})
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    chosen = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
+    compiled = compile_(dialect=chosen, compile_kwargs={"literal_binds": True})
     return str(compiled)
 
 

@@ -47,8 +47,8 @@ from consist.services import context, lineage
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_writer import CatalogWriter
-from consist.services.data import DataVirtualization
 from consist.services.code_identity import CodeIdentity, code_hash
+from consist.services.data import DataVirtualization
 from consist.services.engine import STEP_ATTRIBUTE, RunResult, build_request, run_step
 from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
