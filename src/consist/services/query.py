@@ -28,7 +28,7 @@ def to_sql(statement: Any, dialect: str = "postgresql") -> str:
         )
     from sqlalchemy.dialects import postgresql, sqlite
 
-    chosen = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
+    chosen: Any = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()  # type: ignore[no-untyped-call]
     compiled = compile_(dialect=chosen, compile_kwargs={"literal_binds": True})
     return str(compiled)
 
