@@ -290,10 +290,11 @@ class FsspecBlobStore:
 
     def _holds(self, key: str, size: int) -> bool:
         """Whether ``key`` exists with the expected size (a truncated leftover is replaced)."""
-        try:
-            info = self._fs.info(key)
-        except FileNotFoundError:
-            return False
+        with self._vendor_errors("exists"):
+            try:
+                info = self._fs.info(key)
+            except FileNotFoundError:
+                return False
         return bool(info.get("type") == "file" and info.get("size") == size)
 
     # -- reading -------------------------------------------------------------
