@@ -242,6 +242,10 @@ def docker_engine() -> Iterator[DockerEngine]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Repeat why the Docker tests did not run, where nobody can miss it."""
+    config = terminalreporter.config
+    if getattr(config, "_consist_docker_warned", False):  # registered twice (conftest + plugin)
+        return
+    config._consist_docker_warned = True
     for reason in _skip_reasons:
         terminalreporter.write_sep("!", "WARNING", yellow=True, bold=True)
         terminalreporter.write_line(reason, yellow=True, bold=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ COUNT_LINES = ("sh", "-c", "wc -l < /inputs/x.txt > /outputs/n.txt")
 
 
 @pytest.fixture
-def executor(docker_engine: Any) -> DockerExecutor:
-    return DockerExecutor(base_url=docker_engine.base_url)
+def executor(docker_engine: Any) -> Iterator[DockerExecutor]:
+    with DockerExecutor(base_url=docker_engine.base_url) as executor:
+        yield executor
 
 
 @pytest.fixture
@@ -110,7 +112,8 @@ def test_identity_is_stable_and_names_what_determines_the_result(
     )
     first = executor.identity(task)
     assert executor.identity(task) == first
-    assert DockerExecutor(base_url=docker_engine.base_url).identity(task) == first
+    with DockerExecutor(base_url=docker_engine.base_url) as other:
+        assert other.identity(task) == first
     client = docker_engine.client()
     try:
         image_id = client.images.get(docker_engine.image).id

@@ -112,6 +112,21 @@ class DockerExecutor:
             meta={"container_id": container.id, "image_digest": digest, "image": task.image},
         )
 
+    def close(self) -> None:
+        """Close the connection to the engine, if one was opened; the executor can reopen it."""
+        if self._docker is not None:
+            client, self._docker = self._docker, None
+            try:
+                client.close()
+            except (self._sdk.errors.DockerException, OSError) as exc:
+                _log.warning("could not close the Docker client cleanly: %s", exc)
+
+    def __enter__(self) -> DockerExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- helpers ---------------------------------------------------------------
 
     def _where(self) -> str:
