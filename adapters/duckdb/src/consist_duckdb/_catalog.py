@@ -21,7 +21,8 @@ from consist.domain.errors import (
 )
 from consist.domain.facets import facet_id, flatten
 from consist.domain.signature import Signature
-from consist_duckdb._connection import (
+
+from ._connection import (
     DEFAULT_KEEP_OPEN,
     DEFAULT_LOCK_TIMEOUT,
     LeasedDatabase,
@@ -135,7 +136,7 @@ def migrate(
     }
     current = 0
     if "schema_version" in tables:
-        current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        current = _scalar(conn, "SELECT coalesce(max(version), 0) FROM schema_version")
     elif tables & _OWN_TABLES:
         raise CatalogError(
             f"{where} has tables named like a Consist catalog's but no schema_version table; "
@@ -170,6 +171,11 @@ def migrate(
             raise
         current = step.version
     return current
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = conn.execute(sql).fetchall()
+    return rows[0][0] if rows else None
 
 
 class DuckDBCatalog:
@@ -260,7 +266,7 @@ class DuckDBCatalog:
             try:
                 conn.execute("BEGIN TRANSACTION")
                 try:
-                    _write(conn)
+                    _write(conn, {name for name, table in tables.items() if table.num_rows})
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -301,13 +307,14 @@ class DuckDBCatalog:
             return self._get_run(conn, run_id)
 
     def _get_run(self, conn: duckdb.DuckDBPyConnection, run_id: str) -> Run:
-        row = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", [run_id]).fetchone()
-        if row is None:
+        rows = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", [run_id]).fetchall()
+        if not rows:
             raise RunNotFound(run_id)
-        return _run_from_row(row)
+        return _run_from_row(rows[0])
 
     def find_runs(self, query: RunQuery) -> list[Run]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (
             ("parent_run_id", query.parent_run_id),
             ("model", query.model),
@@ -334,21 +341,21 @@ class DuckDBCatalog:
 
     def find_by_signature(self, signature: str) -> Run | None:
         with self._lease() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 f"""SELECT {_RUN_SELECT} FROM runs WHERE signature = ? AND status = ?
                     ORDER BY created_at DESC, id DESC LIMIT 1""",
                 [signature, str(RunStatus.COMPLETED)],
-            ).fetchone()
-        return _run_from_row(row) if row else None
+            ).fetchall()
+        return _run_from_row(rows[0]) if rows else None
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         with self._lease() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 f"SELECT {_ARTIFACT_SELECT} FROM artifacts WHERE id = ?", [artifact_id]
-            ).fetchone()
-        if row is None:
+            ).fetchall()
+        if not rows:
             raise ArtifactNotFound(artifact_id)
-        return _artifact_from_row(row)
+        return _artifact_from_row(rows[0])
 
     def find_artifacts(
         self,
@@ -391,8 +398,9 @@ class DuckDBCatalog:
             For a statement DuckDB rejects.
         """
         with self._lease() as conn:
-            result = conn.execute(sql, list(params) if params is not None else None)
-            table: pa.Table = result.to_arrow_table()
+            relation = conn.sql(sql, params=list(params) if params is not None else None)
+            # Statements without rows (DELETE, CREATE, ...) run and return None.
+            table: pa.Table = pa.table({}) if relation is None else relation.to_arrow_table()
             return table
 
     def vacuum(self) -> None:
@@ -427,35 +435,51 @@ def _option(given: float | None, options: Mapping[str, float], name: str, defaul
     return given if given is not None else options.get(name, default)
 
 
-def _write(conn: duckdb.DuckDBPyConnection) -> None:
-    for statement in (
-        "INSERT OR REPLACE INTO runs BY NAME SELECT * FROM _new_runs",
-        "INSERT OR REPLACE INTO artifacts BY NAME SELECT * FROM _new_artifacts",
-        "DELETE FROM run_artifact_links WHERE run_id IN (SELECT id FROM _new_runs)",
-        "INSERT INTO run_artifact_links BY NAME SELECT * FROM _new_run_artifact_links",
-        "INSERT OR IGNORE INTO config_facet BY NAME SELECT * FROM _new_config_facet",
-        "DELETE FROM run_config_kv WHERE run_id IN (SELECT id FROM _new_runs)",
-        "INSERT INTO run_config_kv BY NAME SELECT * FROM _new_run_config_kv",
-        "INSERT OR IGNORE INTO artifact_facet BY NAME SELECT * FROM _new_artifact_facet",
-        "DELETE FROM artifact_kv WHERE artifact_id IN (SELECT id FROM _new_artifacts)",
-        "INSERT INTO artifact_kv BY NAME SELECT * FROM _new_artifact_kv",
-        "DELETE FROM file_schemas WHERE artifact_id IN (SELECT id FROM _new_artifacts)",
-        "INSERT INTO file_schemas BY NAME SELECT * FROM _new_file_schemas",
-    ):
-        conn.execute(statement)
+def _write(conn: duckdb.DuckDBPyConnection, filled: set[str]) -> None:
+    """Apply the registered ``_new_*`` tables; ``filled`` names those with any rows."""
+    # Each statement costs DuckDB a millisecond or more even on empty input,
+    # so inserts of empty batches are skipped; the deletes always run, since
+    # they clear what an earlier version of a run or artifact left behind.
+    steps = (
+        ("runs", "INSERT OR REPLACE INTO runs BY NAME SELECT * FROM _new_runs"),
+        ("artifacts", "INSERT OR REPLACE INTO artifacts BY NAME SELECT * FROM _new_artifacts"),
+        (None, "DELETE FROM run_artifact_links WHERE run_id IN (SELECT id FROM _new_runs)"),
+        (
+            "run_artifact_links",
+            "INSERT INTO run_artifact_links BY NAME SELECT * FROM _new_run_artifact_links",
+        ),
+        (
+            "config_facet",
+            "INSERT OR IGNORE INTO config_facet BY NAME SELECT * FROM _new_config_facet",
+        ),
+        (None, "DELETE FROM run_config_kv WHERE run_id IN (SELECT id FROM _new_runs)"),
+        ("run_config_kv", "INSERT INTO run_config_kv BY NAME SELECT * FROM _new_run_config_kv"),
+        (
+            "artifact_facet",
+            "INSERT OR IGNORE INTO artifact_facet BY NAME SELECT * FROM _new_artifact_facet",
+        ),
+        (None, "DELETE FROM artifact_kv WHERE artifact_id IN (SELECT id FROM _new_artifacts)"),
+        ("artifact_kv", "INSERT INTO artifact_kv BY NAME SELECT * FROM _new_artifact_kv"),
+        (None, "DELETE FROM file_schemas WHERE artifact_id IN (SELECT id FROM _new_artifacts)"),
+        ("file_schemas", "INSERT INTO file_schemas BY NAME SELECT * FROM _new_file_schemas"),
+    )
+    for table, statement in steps:
+        if table is None or table in filled:
+            conn.execute(statement)
 
 
 def _problems(conn: duckdb.DuckDBPyConnection) -> list[str]:
     problems: list[str] = []
-    version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    version = _scalar(conn, "SELECT max(version) FROM schema_version")
     if version != MIGRATIONS[-1].version:
         problems.append(f"schema version is {version}, expected {MIGRATIONS[-1].version}")
     for table in sorted(_OWN_TABLES):
         # Reading every column of every row makes DuckDB verify each block's checksum.
-        conn.execute(f"SELECT * FROM {table}").to_arrow_table()
+        conn.sql(f"SELECT * FROM {table}").to_arrow_table()
     for sql, what in (
         (
-            "SELECT count(*) FROM run_artifact_links l ANTI JOIN artifacts a ON a.id = l.artifact_id",
+            "SELECT count(*) FROM run_artifact_links l "
+            "ANTI JOIN artifacts a ON a.id = l.artifact_id",
             "links name an artifact that is not in the catalog",
         ),
         (
@@ -468,8 +492,8 @@ def _problems(conn: duckdb.DuckDBPyConnection) -> list[str]:
             "runs name a config facet that is not stored",
         ),
         (
-            "SELECT count(*) FROM artifacts a ANTI JOIN artifact_facet f ON f.facet_id = a.facet_id "
-            "WHERE a.facet_id IS NOT NULL",
+            "SELECT count(*) FROM artifacts a "
+            "ANTI JOIN artifact_facet f ON f.facet_id = a.facet_id WHERE a.facet_id IS NOT NULL",
             "artifacts name a facet that is not stored",
         ),
         (
@@ -481,7 +505,7 @@ def _problems(conn: duckdb.DuckDBPyConnection) -> list[str]:
             "artifact_kv rows belong to no artifact",
         ),
     ):
-        count = conn.execute(sql).fetchone()[0]
+        count = _scalar(conn, sql)
         if count:
             problems.append(f"{count} {what}")
     return problems
@@ -503,8 +527,12 @@ _ARTIFACT_SELECT = (
 )
 
 
-def _from_us(value: int | None) -> dt.datetime | None:
-    return None if value is None else _EPOCH + dt.timedelta(microseconds=value)
+def _from_us(value: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+def _maybe_from_us(value: int | None) -> dt.datetime | None:
+    return None if value is None else _from_us(value)
 
 
 def _loads(text: str | None) -> Any:
@@ -528,7 +556,7 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
         config=json.loads(config),
         facet=_loads(facet),
         created_at=_from_us(created),
-        ended_at=_from_us(ended),
+        ended_at=_maybe_from_us(ended),
         cache_hit=cache_hit,
         cached_from=cached_from,
         error_type=error_type,
@@ -573,7 +601,9 @@ def _schema_rows(artifact_id: str, meta: Mapping[str, Any]) -> list[tuple[str, i
     ]
 
 
-def _kv_rows(owner: str, owner_id: str, namespace: str, facet: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _kv_rows(
+    owner: str, owner_id: str, namespace: str, facet: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     rows = []
     for leaf in flatten(facet):
         columns = leaf.columns
@@ -599,35 +629,66 @@ _FACET_TYPES = {"facet_id": pa.string(), "namespace": pa.string(), "facet": pa.s
 _SCHEMAS: dict[str, pa.Schema] = {
     "runs": pa.schema(
         [
-            ("id", pa.string()), ("model", pa.string()), ("status", pa.string()),
-            ("parent_run_id", pa.string()), ("year", pa.int32()), ("iteration", pa.int32()),
-            ("tags", pa.string()), ("signature", pa.string()), ("code_hash", pa.string()),
-            ("config_hash", pa.string()), ("input_hash", pa.string()), ("config", pa.string()),
-            ("facet", pa.string()), ("facet_id", pa.string()), ("created_at", _TS),
-            ("ended_at", _TS), ("cache_hit", pa.bool_()), ("cached_from", pa.string()),
-            ("error_type", pa.string()), ("error_message", pa.string()), ("meta", pa.string()),
+            ("id", pa.string()),
+            ("model", pa.string()),
+            ("status", pa.string()),
+            ("parent_run_id", pa.string()),
+            ("year", pa.int32()),
+            ("iteration", pa.int32()),
+            ("tags", pa.string()),
+            ("signature", pa.string()),
+            ("code_hash", pa.string()),
+            ("config_hash", pa.string()),
+            ("input_hash", pa.string()),
+            ("config", pa.string()),
+            ("facet", pa.string()),
+            ("facet_id", pa.string()),
+            ("created_at", _TS),
+            ("ended_at", _TS),
+            ("cache_hit", pa.bool_()),
+            ("cached_from", pa.string()),
+            ("error_type", pa.string()),
+            ("error_message", pa.string()),
+            ("meta", pa.string()),
         ]
-    ),  # fmt: skip
+    ),
     "artifacts": pa.schema(
         [
-            ("id", pa.string()), ("key", pa.string()), ("uri", pa.string()),
-            ("driver", pa.string()), ("content_hash", pa.string()), ("size", pa.int64()),
-            ("producer_run_id", pa.string()), ("meta", pa.string()), ("created_at", _TS),
-            ("facet", pa.string()), ("facet_id", pa.string()), ("abs_path", pa.string()),
+            ("id", pa.string()),
+            ("key", pa.string()),
+            ("uri", pa.string()),
+            ("driver", pa.string()),
+            ("content_hash", pa.string()),
+            ("size", pa.int64()),
+            ("producer_run_id", pa.string()),
+            ("meta", pa.string()),
+            ("created_at", _TS),
+            ("facet", pa.string()),
+            ("facet_id", pa.string()),
+            ("abs_path", pa.string()),
         ]
-    ),  # fmt: skip
+    ),
     "run_artifact_links": pa.schema(
-        [("run_id", pa.string()), ("artifact_id", pa.string()), ("direction", pa.string()),
-         ("key", pa.string()), ("position", pa.int32())]
-    ),  # fmt: skip
+        [
+            ("run_id", pa.string()),
+            ("artifact_id", pa.string()),
+            ("direction", pa.string()),
+            ("key", pa.string()),
+            ("position", pa.int32()),
+        ]
+    ),
     "config_facet": pa.schema(list(_FACET_TYPES.items())),
     "run_config_kv": pa.schema([("run_id", pa.string()), *_KV_TYPES.items()]),
     "artifact_facet": pa.schema(list(_FACET_TYPES.items())),
     "artifact_kv": pa.schema([("artifact_id", pa.string()), *_KV_TYPES.items()]),
     "file_schemas": pa.schema(
-        [("artifact_id", pa.string()), ("position", pa.int32()), ("name", pa.string()),
-         ("type", pa.string())]
-    ),  # fmt: skip
+        [
+            ("artifact_id", pa.string()),
+            ("position", pa.int32()),
+            ("name", pa.string()),
+            ("type", pa.string()),
+        ]
+    ),
 }
 
 

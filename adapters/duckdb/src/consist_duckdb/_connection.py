@@ -19,6 +19,11 @@ from urllib.parse import parse_qs
 
 import duckdb
 
+try:
+    import fcntl
+except ImportError:  # Windows: DuckDB's own lock and retries only
+    fcntl = None  # type: ignore[assignment]
+
 from consist.domain.errors import CatalogCorrupt, CatalogError, CatalogLocked, InvalidURI
 
 __all__ = [
@@ -73,6 +78,8 @@ def parse_url(url: str) -> tuple[str, dict[str, float]]:
         if rest == "":
             raise InvalidURI(f"{url!r} names no file; use duckdb://:memory: for an in-memory one")
         return MEMORY, options
+    if rest.startswith("/"):
+        rest = "/" + rest.lstrip("/")  # duckdb:////abs and duckdb:///abs mean the same file
     return str(Path(rest).expanduser().absolute()), options
 
 
@@ -120,7 +127,7 @@ class LeasedDatabase:
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         keep_open: float = DEFAULT_KEEP_OPEN,
-        max_hold: float = 0.5,
+        max_hold: float = 2.0,
     ) -> None:
         self.path = path
         self._on_open = on_open
@@ -129,7 +136,7 @@ class LeasedDatabase:
         self._max_hold = max_hold
         # Held at least this long before stepping aside for a waiting process,
         # so that a queue of writers still batches a few operations per open.
-        self._min_slice = min(0.05, max_hold)
+        self._min_slice = min(0.25, max_hold)
         self._mutex = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
@@ -138,7 +145,7 @@ class LeasedDatabase:
         self._last_used = 0.0
         self._resume_after = 0.0
         self._reaper: threading.Thread | None = None
-        self._waiting_flag = f"{path}.waiting"
+        self._gate = _Gate(f"{path}.lock")
 
     @property
     def in_memory(self) -> bool:
@@ -178,9 +185,9 @@ class LeasedDatabase:
             self._release()
 
     def _ensure_fresh(self) -> None:
-        if self._conn is not None and not self.in_memory:
-            if time.monotonic() - self._opened_at >= self._max_hold:
-                self._release()
+        stale = time.monotonic() - self._opened_at >= self._max_hold
+        if self._conn is not None and not self.in_memory and stale:
+            self._release()
         if self._conn is None:
             self._conn = self._open()
             self._opened_at = time.monotonic()
@@ -191,41 +198,48 @@ class LeasedDatabase:
         if pause > 0:
             time.sleep(pause)
         deadline = time.monotonic() + self.lock_timeout
-        delay = 0.002
+        delay = 0.001
         while True:
+            gate_open = self._make_parent() and self._gate.try_acquire()
+            if gate_open:
+                try:
+                    conn = duckdb.connect(self.path)
+                except duckdb.Error as exc:
+                    self._gate.release()
+                    error = translate(exc, self.path)
+                    if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
+                        raise error from None
+                else:
+                    return self._prepared(conn)
+            elif time.monotonic() >= deadline:
+                raise translate(
+                    RuntimeError("Could not set lock: held by a Consist process"), self.path
+                )
+            self._gate.signal_waiting()
+            # Waiting on the gate costs a syscall per try, so poll it often;
+            # a foreign holder (no gate) costs a full DuckDB start per try.
+            cap = 0.02 if not gate_open else 0.1
+            time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
+            delay = min(delay * 2, cap)
+
+    def _make_parent(self) -> bool:
+        if not self.in_memory:
             try:
-                conn = duckdb.connect(self.path)
-            except duckdb.Error as exc:
-                error = translate(exc, self.path)
-                if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
-                    raise error from None
-                self._signal_waiting()
-                time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
-                delay = min(delay * 2, 0.1)
-                continue
-            try:
-                self._on_open(conn)
-            except duckdb.Error as exc:
-                conn.close()
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"cannot create the folder for the catalog {self.path}: {exc}")
+        return True
+
+    def _prepared(self, conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        try:
+            self._on_open(conn)
+        except BaseException as exc:
+            conn.close()
+            self._gate.release()
+            if isinstance(exc, duckdb.Error):
                 raise translate(exc, self.path) from None
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-
-    def _signal_waiting(self) -> None:
-        # A file's mtime is the only channel between processes that needs no
-        # server: the holder sees it changed after it opened and steps aside.
-        try:
-            Path(self._waiting_flag).touch()
-        except OSError:
-            pass
-
-    def _someone_waiting(self) -> bool:
-        try:
-            return os.stat(self._waiting_flag).st_mtime_ns >= self._opened_wall_ns
-        except OSError:
-            return False
+            raise
+        return conn
 
     def _after_use(self, failed: bool) -> None:
         self._last_used = time.monotonic()
@@ -234,7 +248,7 @@ class LeasedDatabase:
         held = self._last_used - self._opened_at
         if failed or held >= self._max_hold:
             self._release()
-        elif held >= self._min_slice and self._someone_waiting():
+        elif held >= self._min_slice and self._gate.someone_waiting(self._opened_wall_ns):
             self._release()
             # Give the waiting process a head start before we queue again.
             self._resume_after = time.monotonic() + random.uniform(0.01, 0.04)
@@ -264,4 +278,59 @@ class LeasedDatabase:
                 conn.close()
             except duckdb.Error:
                 pass
+            self._gate.release()
 
+
+class _Gate:
+    """An exclusive ``flock`` on ``<database>.lock`` that Consist takes before opening the file.
+
+    A process waiting for DuckDB's own lock has to start a whole DuckDB
+    instance per attempt (about 20 ms); waiting here costs one system call,
+    and the lock file's mtime doubles as the "someone is waiting" signal the
+    holder checks to step aside. Programs that ignore the gate (a DuckDB
+    shell) are still handled by retrying DuckDB's lock error.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._last_signal = 0.0
+
+    def try_acquire(self) -> bool:
+        if fcntl is None or self.in_memory:
+            return True
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.release()
+            return True  # no gate (read-only directory, odd filesystem): rely on DuckDB's lock
+        return True
+
+    @property
+    def in_memory(self) -> bool:
+        return self._path == f"{MEMORY}.lock"
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def signal_waiting(self) -> None:
+        now = time.monotonic()
+        if now - self._last_signal < 0.01:
+            return
+        self._last_signal = now
+        try:
+            os.utime(self._path)
+        except OSError:
+            pass
+
+    def someone_waiting(self, since_ns: int) -> bool:
+        try:
+            return os.stat(self._path).st_mtime_ns > since_ns
+        except OSError:
+            return False

@@ -10,15 +10,16 @@ import sqlite_utils
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord, RunStatus
 from consist.domain.errors import ArtifactNotFound, CatalogCorrupt, RunNotFound
-from consist_sqlite._connection import DEFAULT_LOCK_TIMEOUT, SQLiteFile, parse_url
-from consist_sqlite._rows import (
+
+from ._connection import DEFAULT_LOCK_TIMEOUT, SQLiteFile, parse_url
+from ._rows import (
     ARTIFACT_COLUMNS,
     RUN_COLUMNS,
     Rows,
     artifact_from_row,
     run_from_row,
 )
-from consist_sqlite._schema import MIGRATIONS, OWN_TABLES, current_version, migrate
+from ._schema import MIGRATIONS, OWN_TABLES, current_version, migrate
 
 __all__ = ["SQLiteCatalog"]
 
@@ -206,7 +207,9 @@ class SQLiteCatalog:
             return names, cursor.fetchall()
 
         names, rows = self._file.retry(run)
-        return pa.table({name: _arrow_column([row[i] for row in rows]) for i, name in enumerate(names)})
+        return pa.table(
+            {name: _arrow_column([row[i] for row in rows]) for i, name in enumerate(names)}
+        )
 
     def vacuum(self) -> None:
         """Drop facets no run or artifact uses any more, then rebuild the file compactly."""
@@ -255,14 +258,14 @@ def _write(db: sqlite_utils.Database, rows: Rows) -> None:
         ("file_schemas", "artifact_id", artifact_ids),
     ):
         db.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", ids)
-    db["runs"].insert_all(rows.runs.values(), replace=True)
-    db["artifacts"].insert_all(rows.artifacts.values(), replace=True)
-    db["config_facet"].insert_all(rows.config_facets.values(), ignore=True)
-    db["artifact_facet"].insert_all(rows.artifact_facets.values(), ignore=True)
-    db["run_artifact_links"].insert_all(Rows.flat(rows.links))
-    db["run_config_kv"].insert_all(Rows.flat(rows.run_kv))
-    db["artifact_kv"].insert_all(Rows.flat(rows.artifact_kv))
-    db["file_schemas"].insert_all(Rows.flat(rows.schemas))
+    db.table("runs").insert_all(rows.runs.values(), replace=True)
+    db.table("artifacts").insert_all(rows.artifacts.values(), replace=True)
+    db.table("config_facet").insert_all(rows.config_facets.values(), ignore=True)
+    db.table("artifact_facet").insert_all(rows.artifact_facets.values(), ignore=True)
+    db.table("run_artifact_links").insert_all(Rows.flat(rows.links))
+    db.table("run_config_kv").insert_all(Rows.flat(rows.run_kv))
+    db.table("artifact_kv").insert_all(Rows.flat(rows.artifact_kv))
+    db.table("file_schemas").insert_all(Rows.flat(rows.schemas))
 
 
 def _problems(db: sqlite_utils.Database) -> list[str]:
@@ -318,4 +321,3 @@ def _arrow_column(values: list[Any]) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-

@@ -61,6 +61,8 @@ def parse_url(url: str) -> tuple[str, dict[str, float]]:
         return MEMORY, options
     if not rest:
         raise InvalidURI(f"{url!r} names no file; use sqlite://:memory: for an in-memory one")
+    if rest.startswith("/"):
+        rest = "/" + rest.lstrip("/")  # sqlite:////abs and sqlite:///abs mean the same file
     return str(Path(rest).expanduser().absolute()), options
 
 
@@ -155,7 +157,9 @@ class SQLiteFile:
                     error = translate(exc, self.path)
                     if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
                         raise error from None
-                time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
+                time.sleep(
+                    max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic()))
+                )
                 delay = min(delay * 2, 0.2)
 
     def close(self) -> None:

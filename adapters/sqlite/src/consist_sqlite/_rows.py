@@ -42,8 +42,12 @@ def timestamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def _parse_time(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def _maybe_time(text: str | None) -> dt.datetime | None:
+    return None if text is None else _parse_time(text)
 
 
 def _loads(text: str | None) -> Any:
@@ -73,7 +77,7 @@ def run_from_row(row: tuple[Any, ...]) -> Run:
         config=json.loads(config),
         facet=_loads(facet),
         created_at=_parse_time(created),
-        ended_at=_parse_time(ended),
+        ended_at=_maybe_time(ended),
         cache_hit=bool(cache_hit),
         cached_from=cached_from,
         error_type=error_type,

@@ -10,7 +10,8 @@ from typing import NamedTuple
 import sqlite_utils
 
 from consist.domain.errors import CatalogError
-from consist_sqlite._rows import schema_rows
+
+from ._rows import schema_rows
 
 __all__ = ["MIGRATIONS", "OWN_TABLES", "Migration", "migrate"]
 
@@ -36,7 +37,7 @@ _KV = {
 
 
 def _v1_tables(db: sqlite_utils.Database) -> None:
-    db["runs"].create(
+    db.table("runs").create(
         {
             "id": str, "model": str, "status": str, "parent_run_id": str, "year": int,
             "iteration": int, "tags": str, "signature": str, "code_hash": str,
@@ -47,7 +48,7 @@ def _v1_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"status", "tags", "config", "created_at", "cache_hit", "meta"},
     )  # fmt: skip
-    db["artifacts"].create(
+    db.table("artifacts").create(
         {
             "id": str, "key": str, "uri": str, "driver": str, "content_hash": str,
             "size": int, "producer_run_id": str, "meta": str, "created_at": str,
@@ -56,18 +57,20 @@ def _v1_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"key", "uri", "driver", "meta", "created_at"},
     )  # fmt: skip
-    db["run_artifact_links"].create(
+    db.table("run_artifact_links").create(
         {"run_id": str, "artifact_id": str, "direction": str, "key": str, "position": int},
         not_null={"run_id", "artifact_id", "direction", "key", "position"},
     )
     for facets in ("config_facet", "artifact_facet"):
-        db[facets].create(
+        db.table(facets).create(
             {"facet_id": str, "namespace": str, "facet": str},
             pk="facet_id",
             not_null={"namespace", "facet"},
         )
-    db["run_config_kv"].create({"run_id": str, **_KV}, not_null={"run_id", "namespace", "key"})
-    db["artifact_kv"].create(
+    db.table("run_config_kv").create(
+        {"run_id": str, **_KV}, not_null={"run_id", "namespace", "key"}
+    )
+    db.table("artifact_kv").create(
         {"artifact_id": str, **_KV}, not_null={"artifact_id", "namespace", "key"}
     )
     for table, columns in (
@@ -84,22 +87,22 @@ def _v1_tables(db: sqlite_utils.Database) -> None:
         ("artifact_kv", ["artifact_id"]),
         ("artifact_kv", ["namespace", "key"]),
     ):
-        db[table].create_index(columns, index_name=f"{table}_{'_'.join(columns)}")
+        db.table(table).create_index(columns, index_name=f"{table}_{'_'.join(columns)}")
 
 
 def _v2_file_schemas(db: sqlite_utils.Database) -> None:
-    db["file_schemas"].create(
+    db.table("file_schemas").create(
         {"artifact_id": str, "position": int, "name": str, "type": str},
         not_null={"artifact_id", "position", "name"},
     )
-    db["file_schemas"].create_index(["artifact_id"], index_name="file_schemas_artifact_id")
+    db.table("file_schemas").create_index(["artifact_id"], index_name="file_schemas_artifact_id")
     rows = [
         row
         for artifact_id, meta in db.conn.execute("SELECT id, meta FROM artifacts").fetchall()
         for row in schema_rows(artifact_id, json.loads(meta))
     ]
     if rows:
-        db["file_schemas"].insert_all(rows)
+        db.table("file_schemas").insert_all(rows)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -122,7 +125,7 @@ OWN_TABLES = frozenset(
 
 def current_version(db: sqlite_utils.Database) -> int:
     """The schema version stored in ``db`` (0 for an empty file)."""
-    if not db["schema_version"].exists():
+    if not db.table("schema_version").exists():
         return 0
     row = db.conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
     return int(row[0])
@@ -154,13 +157,13 @@ def migrate(
             "rather than let an older version write to a newer catalog"
         )
     if current == 0:
-        db["schema_version"].create(
+        db.table("schema_version").create(
             {"version": int, "applied_at": str, "summary": str}, pk="version", if_not_exists=True
         )
     for step in migrations:
         if step.version > current:
             step.apply(db)
-            db["schema_version"].insert(
+            db.table("schema_version").insert(
                 {
                     "version": step.version,
                     "applied_at": dt.datetime.now(dt.UTC).isoformat(),
