@@ -46,6 +46,7 @@ from consist.ports.execute import CallTask
 from consist.services import context, lineage
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
+from consist.services.catalog_reader import LayeredCatalog
 from consist.services.catalog_writer import CatalogWriter
 from consist.services.code_identity import CodeIdentity, code_hash
 from consist.services.data import DataVirtualization
@@ -121,6 +122,7 @@ class Tracker(DataVirtualization):
         self.events = EventHooks()
         self._catalog_lock = threading.RLock()
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
+        self._reader = LayeredCatalog(catalog, self._catalog_lock)
         self._signatures: dict[str, str | None] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
         self._closed = False
@@ -255,6 +257,41 @@ class Tracker(DataVirtualization):
         else:
             self.events.fire_failed(run, error)
         return run
+
+    def reopen_run(self, run_id: str, *, enter_context: bool = True, **changes: Any) -> ActiveRun:
+        """Open a finished run again (a scenario header entered anew); finish with end_run.
+
+        Its artifacts and links are kept, ``changes`` replace Run fields, and its
+        signature is cleared until it ends. Only containers should be re-opened:
+        a computation gets a new run instead.
+
+        Raises
+        ------
+        RunNotFound
+            If there is no such run.
+        InvalidInput
+            If the run is still running.
+        """
+        self._check_open()
+        exists = self.snapshots.exists(run_id)
+        record = self.snapshots.read(run_id) if exists else self.get_record(run_id)
+        if record.run.status is RunStatus.RUNNING:
+            raise InvalidInput(f"run {run_id!r} is still running; it cannot be re-opened")
+        run = attrs.evolve(record.run, **changes, status=RunStatus.RUNNING, signature=None)
+        run = attrs.evolve(run, ended_at=None, error_type=None, error_message=None)
+        workspace = self.snapshots.workspace(run_id)
+        workspace.mkdir(parents=True, exist_ok=True)
+        active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
+        by_id = {a.id: a for a in record.artifacts}
+        for link in record.links:
+            if link.artifact_id in by_id:
+                active.link(by_id[link.artifact_id], link.direction, link.key)
+        self._signatures[run_id] = None  # not a usable Merkle parent until it ends again
+        self.snapshots.mark_active(run_id)
+        self._persist(active)
+        if enter_context:
+            active.context_token = context.push_run(active)
+        return active
 
     def signature_of_active(
         self, active: ActiveRun, fn: Callable[..., Any] | None = None
@@ -507,8 +544,12 @@ class Tracker(DataVirtualization):
 
     # ------------------------------------------------------------------ persistence
     def _persist(self, active: ActiveRun) -> None:
-        record = active.record()
+        self._persist_record(active.record())
+
+    def _persist_record(self, record: RunRecord) -> None:
+        """Snapshot first (the truth), then the in-process view, then the catalog."""
         self.snapshots.write(record)
+        self._reader.remember(record)
         self._writer.submit(record)
 
     def flush(self) -> None:
@@ -556,8 +597,7 @@ class Tracker(DataVirtualization):
                     f"the process running it (pid {owner}) ended before the run finished",
                 )
                 record = attrs.evolve(record, run=failed)
-                self.snapshots.write(record)
-                self._writer.submit(record)
+                self._persist_record(record)
                 logger.warning("run %r was interrupted; marked failed", run_id)
             self.snapshots.clear_active(run_id)
 
@@ -597,37 +637,26 @@ class Tracker(DataVirtualization):
             raise InvalidInput("this Tracker is closed; create a new one")
 
     # ------------------------------------------------------------------ queries
+    # Reads go through the layered view: this process's own recent writes from
+    # memory, the rest from the catalog; no waiting for background writes.
     def get_run(self, run_id: str) -> Run:
         """Raises RunNotFound."""
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.get_run(run_id)
+        return self._reader.get_run(run_id)
 
     def get_record(self, run_id: str) -> RunRecord:
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.get_record(run_id)
+        return self._reader.get_record(run_id)
 
     def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
-        self.flush()
-        query = query or RunQuery(**filters)
-        with self._catalog_lock:
-            return self.catalog.find_runs(query)
+        return self._reader.find_runs(query or RunQuery(**filters))
 
     def find_by_signature(self, signature: str) -> Run | None:
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.find_by_signature(signature)
+        return self._reader.find_by_signature(signature)
 
     def get_artifact(self, artifact_id: str) -> Artifact:
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.get_artifact(artifact_id)
+        return self._reader.get_artifact(artifact_id)
 
     def _find_artifacts(self, **filters: Any) -> list[Artifact]:
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.find_artifacts(**filters)
+        return self._reader.find_artifacts(**filters)
 
     def find_artifacts(
         self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
@@ -676,9 +705,7 @@ class Tracker(DataVirtualization):
         return count
 
     def links_of_artifact(self, artifact_id: str) -> list[Any]:
-        self.flush()
-        with self._catalog_lock:
-            return self.catalog.links_of_artifact(artifact_id)
+        return self._reader.links_of_artifact(artifact_id)
 
     def resolve_artifact(self, ref: Artifact | str) -> Artifact:
         """An Artifact from itself, its id, or a URI."""

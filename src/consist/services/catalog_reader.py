@@ -1,0 +1,85 @@
+"""Reads that see this process's own writes without waiting for the catalog.
+
+Catalog writes happen on a background thread. Rather than waiting for them
+before every read, the Tracker keeps the records it wrote in an in-memory
+catalog and layers it over the durable one: its own runs answer from memory,
+everything else from the catalog, merged newest first.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import attrs
+
+from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
+from consist.domain.errors import ArtifactNotFound, RunNotFound
+from consist.memory import InMemoryCatalog, newest_first
+from consist.ports import Catalog
+
+
+class LayeredCatalog:
+    """Own recent records (memory) over the durable catalog, with the same read methods."""
+
+    def __init__(self, durable: Catalog, lock: threading.RLock) -> None:
+        self.durable = durable
+        self.recent = InMemoryCatalog()
+        self._lock = lock
+
+    def remember(self, record: RunRecord) -> None:
+        self.recent.record(record)
+
+    def get_run(self, run_id: str) -> Run:
+        try:
+            return self.recent.get_run(run_id)
+        except RunNotFound:
+            with self._lock:
+                return self.durable.get_run(run_id)
+
+    def get_record(self, run_id: str) -> RunRecord:
+        try:
+            return self.recent.get_record(run_id)
+        except RunNotFound:
+            with self._lock:
+                return self.durable.get_record(run_id)
+
+    def find_runs(self, query: RunQuery) -> list[Run]:
+        own = self.recent.find_runs(attrs.evolve(query, limit=None))
+        own_ids = self.recent.run_ids()
+        widened = query.limit + len(own_ids) if query.limit is not None else None
+        with self._lock:
+            theirs = self.durable.find_runs(attrs.evolve(query, limit=widened))
+        merged = newest_first([*own, *(r for r in theirs if r.id not in own_ids)])
+        return merged[: query.limit] if query.limit is not None else merged
+
+    def find_by_signature(self, signature: str) -> Run | None:
+        own = self.recent.find_by_signature(signature)
+        with self._lock:
+            theirs = self.durable.find_by_signature(signature)
+        found = [r for r in (own, theirs) if r is not None]
+        return newest_first(found)[0] if found else None
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        try:
+            return self.recent.get_artifact(artifact_id)
+        except ArtifactNotFound:
+            with self._lock:
+                return self.durable.get_artifact(artifact_id)
+
+    def find_artifacts(self, **filters: Any) -> list[Artifact]:
+        own = self.recent.find_artifacts(**filters)
+        known = {a.id for a in own}
+        with self._lock:
+            theirs = self.durable.find_artifacts(**filters)
+        merged = [*own, *(a for a in theirs if a.id not in known)]
+        return sorted(merged, key=lambda a: (a.created_at, a.id), reverse=True)
+
+    def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
+        own_runs = self.recent.run_ids()
+        with self._lock:
+            theirs = self.durable.links_of_artifact(artifact_id)
+        return [
+            *self.recent.links_of_artifact(artifact_id),
+            *(link for link in theirs if link.run_id not in own_runs),
+        ]
