@@ -332,21 +332,25 @@ class DuckDBCatalog:
         sql = f"SELECT {_RUN_SELECT} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC"
-        if query.limit is not None:
-            sql += " LIMIT ?"
-            params.append(query.limit)
+        # DuckDB plans ORDER BY over the whole table and then skips the ART
+        # index (about 10 ms at 20k runs instead of 1 ms), so when an indexed
+        # filter already narrows the rows they are sorted here instead.
+        narrowed = any(v is not None for v in (query.signature, query.parent_run_id, query.model))
+        if not narrowed:
+            sql += " ORDER BY created_at DESC, id DESC"
+            if query.limit is not None:
+                sql += " LIMIT ?"
+                params.append(query.limit)
         with self._lease() as conn:
-            return [_run_from_row(row) for row in conn.execute(sql, params).fetchall()]
+            runs = [_run_from_row(row) for row in conn.execute(sql, params).fetchall()]
+        if narrowed:
+            runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            runs = runs[: query.limit] if query.limit is not None else runs
+        return runs
 
     def find_by_signature(self, signature: str) -> Run | None:
-        with self._lease() as conn:
-            rows = conn.execute(
-                f"""SELECT {_RUN_SELECT} FROM runs WHERE signature = ? AND status = ?
-                    ORDER BY created_at DESC, id DESC LIMIT 1""",
-                [signature, str(RunStatus.COMPLETED)],
-            ).fetchall()
-        return _run_from_row(rows[0]) if rows else None
+        found = self.find_runs(RunQuery(signature=signature, status=RunStatus.COMPLETED, limit=1))
+        return found[0] if found else None
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         with self._lease() as conn:

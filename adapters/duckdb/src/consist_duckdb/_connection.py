@@ -227,7 +227,9 @@ class LeasedDatabase:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise CatalogError(f"cannot create the folder for the catalog {self.path}: {exc}")
+                raise CatalogError(
+                    f"cannot create the folder for the catalog {self.path}: {exc}"
+                ) from None
         return True
 
     def _prepared(self, conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
