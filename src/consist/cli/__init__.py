@@ -1,0 +1,36 @@
+"""The ``consist`` command line: inspect runs, query the catalog, maintain it, run the demo.
+
+Every command takes ``--catalog`` and ``--run-dir`` (or ``CONSIST_CATALOG`` and
+``CONSIST_RUN_DIR``; by default ``./provenance.duckdb`` and ``./runs``, or those
+of ``./consist-demo/`` when only the demo's exist) and ``--json`` for scripts.
+Expected errors print one line on stderr and exit with code 1; bad arguments
+exit with code 2.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from consist.cli import _data, _db, _demo, _gc, _lineage, _runs
+
+app = typer.Typer(
+    name="consist",
+    help="Provenance, caching and data virtualization for simulation workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for _group in (_runs.app, _lineage.app, _data.app, _gc.app, _demo.app):
+    app.registered_commands += _group.registered_commands
+app.add_typer(_db.app, name="db")
+app.add_typer(_data.schema_app, name="schema")
+
+
+def main() -> None:
+    """Entry point of the ``consist`` script."""
+    app()
+
+
+__all__ = ["app", "main"]

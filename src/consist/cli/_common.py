@@ -1,0 +1,223 @@
+"""What every `consist` command shares: finding the catalog, opening a Tracker, output, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import functools
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import attrs
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from consist.domain.errors import ConsistError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from consist.tracking import Tracker
+
+CATALOG_ENV = "CONSIST_CATALOG"
+RUN_DIR_ENV = "CONSIST_RUN_DIR"
+DEFAULT_CATALOG = "provenance.duckdb"
+DEFAULT_RUN_DIR = "runs"
+DEMO_DIR = "consist-demo"
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+CatalogOption = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        "-c",
+        envvar=CATALOG_ENV,
+        help="Catalog file (.duckdb, .sqlite) or URL. Default: ./provenance.duckdb.",
+        show_default=False,
+    ),
+]
+RunDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run-dir",
+        "-r",
+        envvar=RUN_DIR_ENV,
+        help="Run directory holding the consist.json snapshots. Default: ./runs.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts, not tables.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(ConsistError):
+    """An expected problem the CLI reports in one line (exit code 1)."""
+
+
+@attrs.frozen
+class Location:
+    """Where a command looks: the catalog (URL, and file when it is one) and the run directory."""
+
+    catalog_url: str
+    catalog_file: Path | None
+    run_dir: Path
+
+
+def locate(catalog: str | None, run_dir: str | None, cwd: Path | None = None) -> Location:
+    """Resolve ``--catalog``/``--run-dir`` (or their environment variables) to a Location.
+
+    Without either, ``./provenance.duckdb`` and ``./runs`` are used; when neither
+    exists but ``./consist-demo/`` holds a demo catalog, the demo's are used.
+    """
+    from consist.tracking import catalog_url_for
+
+    here = cwd or Path.cwd()
+    base = here
+    demo = here / DEMO_DIR
+    if (
+        catalog is None
+        and run_dir is None
+        and not (here / DEFAULT_CATALOG).exists()
+        and not (here / DEFAULT_RUN_DIR).is_dir()
+        and (demo / DEFAULT_CATALOG).exists()
+    ):
+        base = demo
+    chosen_run_dir = Path(os.path.abspath(run_dir)) if run_dir else base / DEFAULT_RUN_DIR
+    raw = catalog or str(base / DEFAULT_CATALOG)
+    if "://" in raw:
+        file = _file_of_url(raw)
+        return Location(raw, file, chosen_run_dir)
+    path = Path(os.path.abspath(raw))
+    return Location(catalog_url_for(path), path, chosen_run_dir)
+
+
+def _file_of_url(url: str) -> Path | None:
+    scheme, _, rest = url.partition("://")
+    if scheme in ("duckdb", "sqlite") and rest.startswith("/") and ":memory:" not in rest:
+        return Path(rest)
+    return None
+
+
+def open_tracker(location: Location, *, must_exist: bool = True) -> Tracker:
+    """A Tracker on ``location``; refuses (CliError) to invent a catalog that is not there."""
+    from consist.tracking import Tracker
+
+    if must_exist:
+        if location.catalog_file is not None and not location.catalog_file.exists():
+            raise CliError(
+                f"no catalog at {location.catalog_file}; pass --catalog, set {CATALOG_ENV}, "
+                "or run `consist demo` to make one"
+            )
+        if not location.run_dir.is_dir():
+            raise CliError(
+                f"no run directory at {location.run_dir}; pass --run-dir or set {RUN_DIR_ENV}"
+            )
+    return Tracker(location.run_dir, catalog=location.catalog_url, background_writes=False)
+
+
+@contextlib.contextmanager
+def tracker_for(catalog: str | None, run_dir: str | None) -> Iterator[Tracker]:
+    """Open, yield and always close a Tracker for one command."""
+    tracker = open_tracker(locate(catalog, run_dir))
+    try:
+        yield tracker
+    finally:
+        tracker.close()
+
+
+def reports_errors(fn: F) -> F:
+    """Turn Consist's expected errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConsistError as exc:
+            message = str(exc).strip() or type(exc).__name__
+            err_console.print(f"[red]error:[/red] {escape(message)}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON on stdout (no markup, no wrapping)."""
+    typer.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """A rich table of plain values (markup in values is escaped)."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*(escape(cell_text(value)) for value in row))
+    return out
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e-3 else f"{value:,.2f}"
+    if isinstance(value, dt.datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    amount = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if amount < 1024 or unit == "TB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{size} B"
+
+
+def seconds_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
+def short(digest: str | None, width: int = 12) -> str:
+    return "-" if not digest else digest[:width]
+
+
+def get_run_or_fail(tracker: Tracker, run_id: str) -> Any:
+    """The run, or a NotFound saying how to list the runs there are."""
+    try:
+        return tracker.get_run(run_id)
+    except NotFound:
+        raise NotFound(
+            f"no run with id {run_id!r} in the catalog; `consist runs` lists the runs there are"
+        ) from None
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value

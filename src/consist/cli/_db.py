@@ -1,0 +1,157 @@
+"""``consist db sync|rebuild|check|vacuum``: keep the catalog an honest index of the snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from consist.cli._common import (
+    CatalogOption,
+    CliError,
+    JsonOption,
+    RunDirOption,
+    console,
+    emit_json,
+    human_size,
+    locate,
+    open_tracker,
+    reports_errors,
+    table,
+    tracker_for,
+)
+from consist.ports import SupportsIntegrityCheck, SupportsVacuum
+
+app = typer.Typer(help="Catalog maintenance: sync, rebuild, check, vacuum.", no_args_is_help=True)
+
+
+@app.command("sync")
+@reports_errors
+def sync_command(
+    catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Index snapshots the catalog lacks (and retry catalog writes that failed)."""
+    with tracker_for(catalog, run_dir) as tracker:
+        synced = tracker.sync()
+    if as_json:
+        emit_json({"synced": synced})
+        return
+    console.print(f"indexed {len(synced)} run(s)" + (": " + ", ".join(synced) if synced else ""))
+
+
+def _companions(path: Path) -> list[Path]:
+    """The catalog file and the files its engine keeps beside it (DuckDB's WAL, SQLite's)."""
+    names = [path, path.with_name(path.name + ".wal")]
+    names += [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
+    return [p for p in names if p.exists()]
+
+
+@app.command("rebuild")
+@reports_errors
+def rebuild_command(
+    catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Recreate the catalog from the consist.json snapshots; the old file is kept as a backup."""
+    location = locate(catalog, run_dir)
+    file = location.catalog_file
+    if file is None:
+        raise CliError(f"rebuild needs a catalog file, not {location.catalog_url}")
+    if not location.run_dir.is_dir():
+        raise CliError(f"no run directory at {location.run_dir}; nothing to rebuild from")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    moved: list[tuple[Path, Path]] = []
+    for path in _companions(file):
+        backup = path.with_name(f"{path.name}.bak-{stamp}")
+        shutil.move(path, backup)
+        moved.append((path, backup))
+    try:
+        tracker = open_tracker(location, must_exist=False)
+        try:
+            runs = tracker.rebuild()
+            artifacts = len(tracker.find_artifacts())
+        finally:
+            tracker.close()
+    except BaseException:
+        for path in _companions(file):
+            path.unlink()
+        for original, backup in moved:
+            shutil.move(backup, original)
+        raise
+    backup_file = moved[0][1] if moved else None
+    if as_json:
+        emit_json(
+            {"catalog": str(file), "backup": backup_file, "runs": runs, "artifacts": artifacts}
+        )
+        return
+    console.print(f"rebuilt {file} from {location.run_dir}: {runs} run(s), {artifacts} artifact(s)")
+    if backup_file is not None:
+        console.print(f"the previous catalog is at {backup_file}")
+
+
+def _snapshot_diff(tracker: Any) -> dict[str, list[str]]:
+    snapshot_ids = {path.parent.name for path in tracker.snapshots.paths()}
+    catalog_ids = set(tracker.catalog.run_ids())
+    return {
+        "not_in_catalog": sorted(snapshot_ids - catalog_ids),
+        "without_snapshot": sorted(catalog_ids - snapshot_ids),
+        "pending_writes": sorted(tracker.snapshots.pending()),
+    }
+
+
+@app.command("check")
+@reports_errors
+def check_command(
+    catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Check the catalog's integrity and compare it with the snapshots (exit 1 on problems)."""
+    with tracker_for(catalog, run_dir) as tracker:
+        tracker.flush()
+        store: Any = tracker.catalog
+        checks = isinstance(store, SupportsIntegrityCheck)
+        problems = list(store.check()) if checks else []
+        diff = _snapshot_diff(tracker)
+    healthy = not problems and not any(diff.values())
+    if as_json:
+        emit_json({"healthy": healthy, "integrity_checked": checks, "problems": problems, **diff})
+    else:
+        rows = [["catalog integrity", "; ".join(problems) or ("ok" if checks else "not offered")]]
+        rows += [
+            ["snapshots not in the catalog", ", ".join(diff["not_in_catalog"]) or "none"],
+            ["catalog runs without a snapshot", ", ".join(diff["without_snapshot"]) or "none"],
+            ["catalog writes pending", ", ".join(diff["pending_writes"]) or "none"],
+        ]
+        console.print(table("catalog check", ["check", "result"], rows))
+        if diff["not_in_catalog"] or diff["pending_writes"]:
+            console.print("fix: `consist db sync` indexes the missing snapshots")
+        if problems:
+            console.print("fix: `consist db rebuild` recreates the catalog from the snapshots")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@app.command("vacuum")
+@reports_errors
+def vacuum_command(
+    catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Reclaim space in the catalog file (when its adapter supports it)."""
+    location = locate(catalog, run_dir)
+    file = location.catalog_file
+    with tracker_for(catalog, run_dir) as tracker:
+        if not isinstance(tracker.catalog, SupportsVacuum):
+            raise CliError(f"{type(tracker.catalog).__name__} does not support vacuum")
+        tracker.flush()
+        before = file.stat().st_size if file is not None and file.exists() else None
+        tracker.catalog.vacuum()
+    after = file.stat().st_size if file is not None and file.exists() else None
+    if as_json:
+        emit_json(
+            {"catalog": str(file) if file else None, "bytes_before": before, "bytes_after": after}
+        )
+        return
+    console.print(
+        f"vacuumed {file or location.catalog_url}: {human_size(before)} -> {human_size(after)}"
+    )
