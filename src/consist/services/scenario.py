@@ -1,0 +1,538 @@
+"""Scenarios: a parent run grouping the steps of one multi-step, multi-year study.
+
+The scenario's own run (the *header*, id = scenario name) is a container, not a
+computation: entering the same scenario again re-opens it (see
+``docs/scenarios.md``). Each step is a child run (``parent_run_id`` = scenario
+id) made by :meth:`Scenario.run` (cached, skipped on a hit) or
+:meth:`Scenario.trace` (a block that always executes). Artifacts flow between
+steps through the :class:`~consist.services.coupler.Coupler`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canonical, new_id
+from consist.domain.errors import (
+    DuplicateRun,
+    InvalidInput,
+    RunFailed,
+    UnknownCouplerKey,
+)
+from consist.services import context, hydration
+from consist.services.coupler import Coupler, MissingCouplerOutputs
+from consist.services.engine import RunResult, step_defaults
+from consist.services.snapshots import check_run_id
+from consist.services.step_io import resolve_inputs
+
+if TYPE_CHECKING:
+    from consist.services.active_run import ActiveRun
+    from consist.services.tracker import Tracker
+
+T = TypeVar("T")
+SCENARIO_FLAG = "consist_scenario"
+Inputs = Mapping[str, Any] | Sequence[Any] | None
+
+
+class StepTrace:
+    """Yielded by ``sc.trace(...)``: the step's run, and whether it matched an earlier one.
+
+    Attributes
+    ----------
+    cache_hit : bool
+        A completed run with the same signature (step name, code, config,
+        inputs known at entry) existed: the block ran anyway.
+    cached_from : str | None
+        Id of that earlier run.
+    """
+
+    def __init__(self, active: ActiveRun, hit: Run | None) -> None:
+        self.active = active
+        self.cache_hit = hit is not None
+        self.cached_from = None if hit is None else (hit.cached_from or hit.id)
+
+    @property
+    def run(self) -> Run:
+        return self.active.run
+
+    @property
+    def run_id(self) -> str:
+        return self.active.id
+
+    @property
+    def run_dir(self) -> Path:
+        return self.active.workspace
+
+    @property
+    def inputs(self) -> dict[str, Artifact]:
+        return self.active.inputs
+
+    @property
+    def outputs(self) -> dict[str, Artifact]:
+        return self.active.outputs
+
+    def log_artifact(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self.active.log_artifact(path, key, **options)
+
+    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self.active.log_output(path, key, **options)
+
+    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+        return self.active.log_input(path, key, **options)
+
+    def log_dataframe(self, df: Any, key: str, **options: Any) -> Artifact:
+        return self.active.log_dataframe(df, key, **options)
+
+    def __repr__(self) -> str:
+        return f"<StepTrace {self.run_id!r} cache_hit={self.cache_hit}>"
+
+
+class Scenario:
+    """A multi-step workflow under one parent run; use as ``with consist.scenario(...) as sc``.
+
+    Parameters
+    ----------
+    name
+        The scenario id: its header run's id and every step's ``parent_run_id``.
+    tracker
+        Defaults to the active one (``consist.use_tracker``) when the block is entered.
+    model
+        The header run's model (``"scenario"`` unless given).
+    config, tags, facet
+        Recorded on the header run.
+    step_cache_hydration
+        Default ``cache_hydration`` of every ``sc.run`` step; with
+        ``"inputs-missing"`` trace steps also restore missing input files.
+    **meta
+        Extra metadata of the header run.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tracker: Tracker | None = None,
+        *,
+        model: str | None = None,
+        config: Any = None,
+        tags: Sequence[str] | str | None = None,
+        facet: Any = None,
+        step_cache_hydration: str | None = None,
+        **meta: Any,
+    ) -> None:
+        check_run_id(name)
+        self.id = name
+        self.name = name
+        self.model = model or "scenario"
+        self.config = config
+        self.tags = tags
+        self.facet = facet
+        self.step_cache_hydration = hydration.check_hydration(step_cache_hydration)
+        self.meta = meta
+        self.coupler = Coupler(name)
+        self._given_tracker = tracker
+        self._tracker: Tracker | None = None
+        self._header: ActiveRun | None = None
+        self._final: Run | None = None
+        self._steps: list[dict[str, Any]] = []
+        self._failure: str | None = None
+
+    # ------------------------------------------------------------------ the header run
+    def __enter__(self) -> Scenario:
+        if self._header is not None or self._final is not None:
+            raise InvalidInput(f"scenario {self.id!r} was entered already; create a new one")
+        tracker = context.current_tracker(self._given_tracker, "consist.scenario")
+        self._tracker = tracker
+        config = _as_config(self.config)
+        meta: dict[str, Any] = {**canonical.normalize(self.meta, "meta"), SCENARIO_FLAG: True}  # type: ignore[dict-item]
+        meta["steps"] = []
+        meta["step_cache_hydration"] = self.step_cache_hydration
+        if not tracker.run_exists(self.id):
+            self._header = tracker.begin_run(
+                self.id, self.model, tags=self.tags, config=config, facet=self.facet,
+                **{**meta, "passes": 1},
+            )  # fmt: skip
+            return self
+        previous = _existing_run(tracker, self.id)
+        if not previous.meta.get(SCENARIO_FLAG):
+            raise DuplicateRun(self.id)
+        facet = canonical.normalize(self.facet, "facet") if self.facet is not None else None
+        self._header = tracker.reopen_run(
+            self.id,
+            model=self.model,
+            tags=self.tags or (),
+            config=config,
+            facet=facet,
+            meta={
+                **previous.meta,
+                **meta,
+                "passes": int(previous.meta.get("passes", 1)) + 1,
+                "pid": os.getpid(),
+                "entered_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._finish(exc)
+            return
+        missing = self.coupler.missing_declared_outputs()
+        if missing:
+            error = MissingCouplerOutputs(self.id, missing)
+            self._finish(error)
+            raise error
+        self._finish(RunFailed(self._failure) if self._failure else None)
+
+    def _finish(self, error: BaseException | None) -> None:
+        header = self._open("the end of a scenario")
+        tracker = header.tracker
+        header.set_meta(steps=list(self._steps))
+        identities = {f"input:{k}": tracker.input_identity(a) for k, a in header.inputs.items()}
+        # Artifacts logged on the header are identified by content: the header
+        # computes nothing, so its signature alone cannot vouch for them.
+        identities.update(
+            {f"output:{k}": a.content_hash or f"uri:{a.uri}" for k, a in header.outputs.items()}
+        )
+        signature = tracker.make_signature(
+            step=f"scenario:{self.id}",
+            config_hash=canonical.digest(dict(header.run.config)),
+            input_identities=identities,
+        )
+        self._final = tracker.end_run(header, error=error, signature=signature)
+        self._header = None
+
+    def _open(self, what: str) -> ActiveRun:
+        if self._header is None:
+            raise InvalidInput(
+                f"{what} needs an open scenario: use it inside `with consist.scenario(...) as sc:`"
+            )
+        return self._header
+
+    @property
+    def tracker(self) -> Tracker:
+        if self._tracker is None:
+            raise InvalidInput(f"scenario {self.id!r} has not been entered yet")
+        return self._tracker
+
+    @property
+    def header(self) -> Run:
+        """The scenario's own run as it stands (its final state once the block has ended)."""
+        if self._header is not None:
+            return self._header.run
+        if self._final is not None:
+            return self._final
+        raise InvalidInput(f"scenario {self.id!r} has not been entered yet")
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        """This pass's steps: run id, name, kind, status, cache_hit, year, iteration."""
+        return [dict(step) for step in self._steps]
+
+    # ------------------------------------------------------------------ steps
+    @contextlib.contextmanager
+    def trace(
+        self,
+        name: str,
+        run_id: str | None = None,
+        *,
+        year: int | None = None,
+        iteration: int | None = None,
+        inputs: Inputs = None,
+        input_keys: Sequence[str] = (),
+        optional_input_keys: Sequence[str] = (),
+        config: Any = None,
+        facet: Any = None,
+        tags: Sequence[str] | str | None = None,
+        model: str | None = None,
+        **meta: Any,
+    ) -> Iterator[StepTrace]:
+        """A block recorded as a step run; it always executes, hit or not.
+
+        Parameters
+        ----------
+        name
+            Step name (the run's model unless ``model`` is given; the facet namespace).
+        run_id
+            Explicit id; used again on a later pass it becomes ``<run_id>@2``, ``@3``...
+        inputs
+            Coupler keys (a list), or ``{key: path | Artifact | coupler key}``.
+        input_keys, optional_input_keys
+            Coupler keys added to the inputs; optional ones only if set.
+        config, facet, tags, year, iteration, **meta
+            Recorded on the run; ``config`` counts in the signature, the rest does not.
+
+        Outputs logged inside the block go into the coupler under their keys
+        when it ends. An exception marks the step and the scenario failed and
+        propagates.
+
+        Raises
+        ------
+        UnknownCouplerKey
+            If an input key is not in the coupler.
+        """
+        header = self._open("sc.trace")
+        tracker = header.tracker
+        combined = self._combine_inputs(inputs, input_keys, optional_input_keys)
+        step_inputs = resolve_inputs(tracker, combined, self.coupler.resolve)
+        active = tracker.begin_run(
+            self._free_run_id(tracker, run_id) if run_id else _new_step_id(name),
+            model or name, year=year, iteration=iteration, tags=tags,
+            parent_run_id=self.id, config=config, facet=facet,
+            **{**meta, "consist_step": "trace"},
+        )  # fmt: skip
+        signature: Signature | None = None
+        handle: StepTrace | None = None
+        try:
+            for item in step_inputs:
+                source = item.artifact or item.path
+                assert source is not None  # resolve_inputs sets one of the two
+                tracker.log_artifact(source, item.key, "input", run=active)
+            if self.step_cache_hydration == "inputs-missing":
+                hydration.backfill_inputs(tracker, active.inputs)
+            signature = tracker.signature_of_active(active)
+            active.run = attrs.evolve(active.run, signature=signature)
+            handle = StepTrace(active, tracker.find_by_signature(signature.digest))
+            yield handle
+        except BaseException as exc:
+            run = tracker.end_run(active, error=exc, signature=signature)
+            self._record(run, "trace", handle is not None and handle.cache_hit)
+            raise
+        run = tracker.end_run(active, signature=signature)
+        if run.status is RunStatus.COMPLETED:
+            self.coupler.update(active.outputs)
+        self._record(run, "trace", handle.cache_hit)
+
+    def run(
+        self,
+        name: str | Callable[..., Any] | None = None,
+        fn: Callable[..., Any] | None = None,
+        *,
+        inputs: Inputs = None,
+        input_keys: Sequence[str] = (),
+        optional_input_keys: Sequence[str] = (),
+        run_id: str | None = None,
+        cache_hydration: str | None = None,
+        **options: Any,
+    ) -> RunResult:
+        """Run ``fn`` as a cached step of the scenario (the options of ``tracker.run``).
+
+        String inputs are coupler keys first, paths otherwise. On a cache hit
+        ``fn`` is not called; either way the outputs go into the coupler.
+        ``cache_hydration`` defaults to the scenario's ``step_cache_hydration``.
+        An explicit ``run_id`` that exists already (a later pass that is not a
+        hit on that very run) becomes ``<run_id>@2``, ``@3``...
+
+        Raises
+        ------
+        UnknownCouplerKey
+            If an input key is not in the coupler (nor an existing path).
+        """
+        self._open("sc.run")
+        tracker = self.tracker
+        if callable(name) and fn is None:
+            name, fn = None, name
+        step = (
+            str(name or options.get("name") or step_defaults(fn).get("name") or "")
+            or getattr(fn, "__name__", None)
+            or "step"
+        )
+        options.update(
+            name=step,
+            inputs=self._combine_inputs(inputs, input_keys, optional_input_keys),
+            parent_run_id=self.id,
+            input_resolver=self.coupler.resolve,
+            cache_hydration=cache_hydration or self.step_cache_hydration,
+        )
+        started = dt.datetime.now(dt.UTC)
+        try:
+            result = self._run_step(tracker, fn, run_id, options)
+        except BaseException:
+            self._record_failure(tracker, options.get("model") or step, started)
+            raise
+        self.coupler.update(result.outputs)
+        self._record(result.run, "run", result.cache_hit)
+        return result
+
+    def _run_step(
+        self,
+        tracker: Tracker,
+        fn: Callable[..., Any] | None,
+        run_id: str | None,
+        options: dict[str, Any],
+    ) -> RunResult:
+        if run_id is None:
+            return tracker.run(fn, **options)
+        try:
+            return tracker.run(fn, run_id=run_id, **options)
+        except DuplicateRun as exc:
+            # Raised before anything ran: this id belongs to an earlier pass.
+            if exc.run_id != run_id:
+                raise
+        return tracker.run(fn, run_id=self._free_run_id(tracker, run_id), **options)
+
+    def _record_failure(self, tracker: Tracker, model: str, started: dt.datetime) -> None:
+        query = RunQuery(parent_run_id=self.id, model=model, status="failed", limit=1)
+        failed = [r for r in tracker.find_runs(query) if r.created_at >= started]
+        if failed:  # the step began and failed (not a bad argument refused up front)
+            self._record(failed[0], "run", False)
+
+    def _record(self, run: Run, kind: str, cache_hit: bool) -> None:
+        self._steps.append(
+            {
+                "run_id": run.id,
+                "name": run.model,
+                "kind": kind,
+                "status": str(run.status),
+                "cache_hit": cache_hit,
+                "year": run.year,
+                "iteration": run.iteration,
+            }
+        )
+        if run.status is RunStatus.FAILED and self._failure is None:
+            self._failure = f"step {run.id!r} failed: {run.error_type}: {run.error_message}"
+
+    def _combine_inputs(
+        self, inputs: Inputs, input_keys: Sequence[str], optional_input_keys: Sequence[str]
+    ) -> Inputs:
+        for key in input_keys:
+            self.coupler.require(key)
+        keys = [*input_keys, *(k for k in optional_input_keys if k in self.coupler)]
+        self._check_names(inputs)
+        if not keys:
+            return inputs
+        if isinstance(inputs, Mapping):
+            return {**inputs, **{k: k for k in keys if k not in inputs}}
+        listed: list[Any] = [] if inputs is None else _as_list(inputs)
+        return [*listed, *(k for k in keys if k not in listed)]
+
+    def _check_names(self, inputs: Inputs) -> None:
+        """A bare name that is neither a coupler key nor a file is a coupler typo."""
+        if inputs is None:
+            return
+        values = inputs.values() if isinstance(inputs, Mapping) else _as_list(inputs)
+        for value in values:
+            if (
+                isinstance(value, str)
+                and value not in self.coupler
+                and not Path(value).exists()
+                and os.sep not in value
+                and "/" not in value
+                and "." not in value
+            ):
+                raise UnknownCouplerKey(value, self.coupler.keys())
+
+    @staticmethod
+    def _free_run_id(tracker: Tracker, run_id: str) -> str:
+        check_run_id(run_id)
+        if not tracker.run_exists(run_id):
+            return run_id
+        occurrence = 2
+        while tracker.run_exists(f"{run_id}@{occurrence}"):
+            occurrence += 1
+        return f"{run_id}@{occurrence}"
+
+    # ------------------------------------------------------------------ coupler helpers
+    def require_outputs(
+        self,
+        *keys: str,
+        warn_undocumented: bool = False,
+        description: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keys this scenario must set in the coupler before it ends.
+
+        With ``warn_undocumented=True`` setting any key that was not declared
+        (here, with ``declare_outputs`` or by a coupler schema) warns
+        ``UndocumentedCouplerKey``. Keys only in ``description`` are documented,
+        not required. Ending the scenario with a required key unset fails it
+        with ``MissingCouplerOutputs`` naming the keys.
+        """
+        self.coupler.declare(keys, True, description)
+        if warn_undocumented:
+            self.coupler.warn_undocumented = True
+
+    def declare_outputs(
+        self,
+        *keys: str,
+        required: bool | Mapping[str, bool] = False,
+        description: Mapping[str, str] | None = None,
+    ) -> None:
+        """Declare output keys; ``required`` is one flag or ``{key: bool}`` (default False)."""
+        self.coupler.declare(keys, required, description)
+
+    def coupler_schema(self, schema: type[T]) -> T:
+        """A typed view of the coupler for a ``@consist.coupler_schema`` class."""
+        return self.coupler.view(schema)
+
+    def collect_by_keys(self, outputs: Mapping[str, Artifact], *keys: str) -> dict[str, Artifact]:
+        """Put ``outputs[key]`` for each key (all of them if none given) into the coupler.
+
+        Raises
+        ------
+        UnknownCouplerKey
+            If ``outputs`` lacks a key (the message lists the keys it has).
+        """
+        wanted = keys or tuple(outputs)
+        absent = [k for k in wanted if k not in outputs]
+        if absent:
+            raise UnknownCouplerKey(absent[0], list(outputs))
+        collected = {key: outputs[key] for key in wanted}
+        self.coupler.update(collected)
+        return collected
+
+    def log_artifacts(
+        self,
+        paths: Mapping[str, str | os.PathLike[str] | Artifact],
+        *,
+        metadata_by_key: Mapping[str, Mapping[str, Any]] | None = None,
+        direction: str = "output",
+        **common_meta: Any,
+    ) -> dict[str, Artifact]:
+        """Log several files (to the current step, else the scenario run) into the coupler."""
+        header = self._open("sc.log_artifacts")
+        current = context.current_run_or_none()
+        owner = header
+        if current is not None and current.run.parent_run_id == self.id:
+            owner = current
+        logged = header.tracker.log_artifacts(
+            paths, direction=direction, metadata_by_key=metadata_by_key, run=owner, **common_meta
+        )
+        self.coupler.update(logged)
+        return logged
+
+    def __repr__(self) -> str:
+        return f"<Scenario {self.id!r} steps={len(self._steps)} keys={self.coupler.keys()}>"
+
+
+def _as_list(inputs: Sequence[Any] | str | os.PathLike[str] | Artifact) -> list[Any]:
+    if isinstance(inputs, (str, os.PathLike, Artifact)):
+        return [inputs]
+    return list(inputs)
+
+
+def _as_config(config: Any) -> dict[str, Any]:
+    normal = canonical.normalize(config if config is not None else {}, "config")
+    return normal if isinstance(normal, dict) else {"value": normal}
+
+
+def _existing_run(tracker: Tracker, run_id: str) -> Run:
+    if tracker.snapshots.exists(run_id):
+        return tracker.snapshots.read(run_id).run
+    return tracker.get_run(run_id)
+
+
+def _new_step_id(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._-")
+    return f"{(cleaned or 'step')[:60]}-{new_id()[:12]}"
