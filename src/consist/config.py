@@ -22,6 +22,8 @@ class BlobSettings(_Settings):
 
 class TableSettings(_Settings):
     url: str | None = None
+    # True when ``url`` is the catalog's own DuckDB file (the default for DuckDB catalogs).
+    shares_catalog: bool = False
 
 
 class Settings(_Settings):

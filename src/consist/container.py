@@ -43,10 +43,16 @@ def build_blobs(url: str | None, storage_options: dict[str, Any]) -> Any:
     return plugins.load(plugins.BLOBS, scheme_of(url))(url, storage_options=storage_options)
 
 
-def build_tables(url: str | None) -> Any:
+def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
+    """The table store for ``url``; a DuckDB file is opened only for bursts (leased)."""
     if url is None:
         return None
-    return plugins.load(plugins.TABLES, scheme_of(url))(url)
+    opener = plugins.load(plugins.TABLES, scheme_of(url))
+    if scheme_of(url) == "duckdb" and ":memory:" not in url:
+        from consist.services.table_lease import LeasedTableStore
+
+        return LeasedTableStore(lambda: opener(url), shares_catalog=shares_catalog)
+    return opener(url)
 
 
 class Container(containers.DeclarativeContainer):
@@ -57,7 +63,9 @@ class Container(containers.DeclarativeContainer):
     blobs = providers.Singleton(
         build_blobs, url=config.blobs.url, storage_options=config.blobs.storage_options
     )
-    tables = providers.Singleton(build_tables, url=config.tables.url)
+    tables = providers.Singleton(
+        build_tables, url=config.tables.url, shares_catalog=config.tables.shares_catalog
+    )
 
 
 def container_for(settings: Settings) -> Container:

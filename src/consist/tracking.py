@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from consist.config import BlobSettings, CatalogSettings, Settings
+from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
 from consist.container import container_for
 from consist.services.tracker import Tracker as _TrackerService
 
@@ -41,6 +41,11 @@ class Tracker(_TrackerService):
         adapter instance. Overrides ``db_path``.
     blobs
         Blob store URL (``s3://bucket/prefix``, ``file:///dir``, ...) or instance.
+    tables
+        Table store for ingested rows and views: a URL (``duckdb:///data.duckdb``) or
+        an instance. By default a DuckDB catalog keeps them in its own file (opened
+        for bursts only; see ``docs/design/data-storage.md``), and any other catalog
+        gets an in-memory DuckDB database.
     storage_options
         Passed to fsspec for ``blobs``; never written to snapshots or the catalog.
     **options
@@ -60,23 +65,26 @@ class Tracker(_TrackerService):
         storage_options: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
+        catalog_url = self._catalog_url(run_dir, db_path, catalog)
         settings = Settings(
-            catalog=CatalogSettings(url=self._catalog_url(run_dir, db_path, catalog)),
+            catalog=CatalogSettings(url=catalog_url),
             blobs=BlobSettings(
                 url=blobs if isinstance(blobs, str) else None,
                 storage_options=dict(storage_options or {}),
             ),
+            tables=_table_settings(tables, catalog if _is_instance(catalog) else catalog_url),
         )
         container = container_for(settings)
         super().__init__(
             run_dir,
             catalog=catalog if _is_instance(catalog) else container.catalog(),
             blobs=blobs if _is_instance(blobs) else container.blobs(),
-            tables=tables,
+            tables=tables if _is_instance(tables) else container.tables(),
             mounts=mounts,
             schemas=schemas,
             **options,
         )
+        self.start_view_maintenance()
 
     @staticmethod
     def _catalog_url(run_dir: Any, db_path: Any, catalog: Any) -> str:
@@ -87,6 +95,30 @@ class Tracker(_TrackerService):
         if db_path is not None:
             return catalog_url_for(db_path)
         return catalog_url_for(Path(run_dir) / DEFAULT_DB_NAME)
+
+
+def _table_settings(tables: Any, catalog: Any) -> TableSettings:
+    """Where ingested rows go: as asked, else beside a DuckDB catalog's runs, else in memory."""
+    if isinstance(tables, str | os.PathLike):
+        url = os.fspath(tables)
+        return TableSettings(url=url, shares_catalog=_file_of(url) == _file_of(catalog))
+    if tables is not None:
+        return TableSettings()  # an instance, taken as is
+    file = _file_of(catalog)
+    if file is None:
+        return TableSettings(url="duckdb://:memory:")
+    return TableSettings(url=f"duckdb://{file}", shares_catalog=True)
+
+
+def _file_of(catalog: Any) -> str | None:
+    """The DuckDB file of a catalog URL or instance, or None (memory, SQLite, others)."""
+    url = catalog if isinstance(catalog, str) else getattr(catalog, "url", None)
+    if not isinstance(url, str) or not url.startswith("duckdb://"):
+        return None
+    rest = url[len("duckdb://") :].partition("?")[0]
+    if rest in ("", ":memory:", "/:memory:"):
+        return None
+    return os.path.abspath(os.path.expanduser(rest))
 
 
 def _is_instance(value: Any) -> bool:

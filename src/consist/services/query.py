@@ -50,5 +50,10 @@ def run_query(
     tracker: Tracker, statement: Any, params: Sequence[Any] | None = None, as_: str = "pandas"
 ) -> Any:
     """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views."""
-    sql = to_sql(statement, tracker.sql_dialect)
+    sql = to_sql(statement, "postgresql")
+    # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
+    # are compiled for the catalog's own dialect.
+    foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
+    if foreign and tracker.sql_target(sql) == "catalog":
+        sql = to_sql(statement, tracker.sql_dialect)
     return convert(tracker.sql(sql, params), as_)

@@ -1,0 +1,139 @@
+"""A TableStore opened only for bursts of work, so other processes can use the same file.
+
+DuckDB lets one process at a time hold a database file, and a table store
+keeps its connection open. When the data tables live in the catalog's own
+file (the default, see ``docs/design/data-storage.md``), a store held for the
+life of a Tracker would lock every other process out of the catalog. This
+wrapper opens the store on demand, keeps it for ``keep_open`` idle seconds
+(so a burst of calls pays for one open) and closes it again; while another
+process holds the file it retries for ``lock_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from consist.domain.errors import CatalogLocked, InvalidInput
+from consist.ports import TableStore
+
+__all__ = ["LeasedTableStore"]
+
+T = TypeVar("T")
+
+
+class LeasedTableStore:
+    """TableStore that opens the real one (``open_store()``) per burst of calls.
+
+    Parameters
+    ----------
+    open_store
+        Builds a fresh store (``DuckDBTableStore(url)``, say); called on each lease.
+    keep_open
+        Idle seconds before the store is closed and the file released.
+    lock_timeout
+        Seconds to keep retrying while another process holds the file.
+    shares_catalog
+        True when the store's database is the catalog's own file, so SQL run
+        here sees the catalog tables too.
+    """
+
+    def __init__(
+        self,
+        open_store: Callable[[], TableStore],
+        *,
+        keep_open: float = 0.5,
+        lock_timeout: float = 10.0,
+        shares_catalog: bool = False,
+    ) -> None:
+        self._open_store = open_store
+        self._keep_open = keep_open
+        self._lock_timeout = lock_timeout
+        self.shares_catalog = shares_catalog
+        self._mutex = threading.RLock()
+        self._store: TableStore | None = None
+        self._depth = 0
+        self._last_used = 0.0
+        self._reaper: threading.Thread | None = None
+        self._closed = False
+
+    @contextmanager
+    def lease(self) -> Iterator[TableStore]:
+        """The open store for a burst of calls; nested leases share it."""
+        with self._mutex:
+            if self._closed:
+                raise InvalidInput("this table store is closed; create a new Tracker")
+            if self._store is None:
+                self._store = self._open()
+            self._depth += 1
+            try:
+                yield self._store
+            finally:
+                self._depth -= 1
+                self._last_used = time.monotonic()
+                if self._depth == 0 and self._reaper is None:
+                    self._reaper = threading.Thread(
+                        target=self._reap, name="consist-tables-idle-close", daemon=True
+                    )
+                    self._reaper.start()
+
+    def _open(self) -> TableStore:
+        deadline = time.monotonic() + self._lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                return self._open_store()
+            except CatalogLocked:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 0.2)
+
+    def _reap(self) -> None:
+        while True:
+            with self._mutex:
+                wait = self._last_used + self._keep_open - time.monotonic()
+                if self._store is None or (wait <= 0 and self._depth == 0):
+                    self._release()
+                    self._reaper = None
+                    return
+            time.sleep(max(wait, 0.005))
+
+    def _release(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def _call(self, use: Callable[[TableStore], T]) -> T:
+        with self.lease() as store:
+            return use(store)
+
+    # -- the TableStore port -------------------------------------------------
+
+    def write_rows(self, table: str, data: Any, *, artifact_id: str) -> int:
+        return self._call(lambda s: s.write_rows(table, data, artifact_id=artifact_id))
+
+    def has_rows(self, table: str, artifact_id: str) -> bool:
+        return self._call(lambda s: s.has_rows(table, artifact_id))
+
+    def create_view(self, name: str, select_sql: str) -> None:
+        self._call(lambda s: s.create_view(name, select_sql))
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        return self._call(lambda s: s.query(sql, params))
+
+    def tables(self) -> list[str]:
+        return self._call(lambda s: s.tables())
+
+    def close(self) -> None:
+        """Close the store now; safe to call twice."""
+        with self._mutex:
+            self._closed = True
+            self._release()
+
+    def __repr__(self) -> str:
+        return f"LeasedTableStore({self._open_store!r}, shares_catalog={self.shares_catalog})"

@@ -1,0 +1,367 @@
+"""Views across runs: ``tracker.views.Person`` and ``tracker.create_view(name, key)``.
+
+A view unions the ingested (hot) rows of its artifacts with the files of the
+others, read in place (cold); see ``hybrid_views``. Its SQL is a snapshot of
+the catalog, so it is rebuilt when asked for, before ``run_query``, after an
+ingest and after a run completes; rebuilding skips ``CREATE VIEW`` when the
+SQL has not changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from consist.domain import Artifact, Run, RunQuery, RunStatus
+from consist.domain.errors import ConsistError, InvalidInput, NotFound
+from consist.ports import TableStore
+from consist.services.hybrid_views import DRIVERS, SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
+from consist.services.ingestion import Ingestion, ingestions, schema_key
+from consist.services.sql_names import (
+    quote_identifier,
+    quote_literal,
+    table_name_for_key,
+    validate_view_name,
+)
+
+if TYPE_CHECKING:
+    from consist.services.data import DataVirtualization
+
+__all__ = ["ViewFactory", "ViewSpec"]
+
+logger = logging.getLogger("consist.views")
+
+_DUCKDB_TYPES = {
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+    "binary": "BLOB",
+    "date32[day]": "DATE",
+    "timestamp[us]": "TIMESTAMP",
+    "time64[us]": "TIME",
+    "decimal128(38, 10)": "DECIMAL(38, 10)",
+}
+
+
+@attrs.frozen
+class ViewSpec:
+    """What a view holds: artifacts with one of ``keys``, or whose meta names ``schema``."""
+
+    name: str
+    keys: frozenset[str]
+    schema: str | None = None
+    model: type[Any] | None = attrs.field(default=None, eq=False)
+
+    def matches(self, key: str, schema: str | None) -> bool:
+        return key in self.keys or (self.schema is not None and schema == self.schema)
+
+
+def _typed_columns(model: type[Any]) -> str | None:
+    """A no-row SELECT giving the model's columns their types, so missing ones read NULL."""
+    from consist.services.validation import arrow_schema_for
+
+    try:
+        schema = arrow_schema_for(model)
+    except InvalidInput:
+        return None
+    columns = [
+        f"CAST(NULL AS {_DUCKDB_TYPES.get(str(f.type), 'VARCHAR')}) AS {quote_identifier(f.name)}"
+        for f in schema
+        if f.name not in SYSTEM_COLUMNS
+    ]
+    types = {"consist_year": "BIGINT", "consist_iteration": "BIGINT"}
+    columns += [
+        f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {quote_identifier(c)}" for c in SYSTEM_COLUMNS
+    ]
+    return f"SELECT {', '.join(columns)} WHERE false"
+
+
+class ViewFactory:
+    """``tracker.views``: one view per registered schema, plus ad-hoc views.
+
+    ``tracker.views.Person`` rebuilds the view and returns a SQLAlchemy-mapped
+    class whose attributes are the view's columns (the schema's and the
+    ``consist_*`` system columns), ready for ``select(...)``.
+    """
+
+    def __init__(self, dv: DataVirtualization, schemas: Iterable[type[Any]] = ()) -> None:
+        self._dv = dv
+        self._specs: dict[str, ViewSpec] = {}
+        self._by_attribute: dict[str, str] = {}
+        self._built: dict[str, str] = {}
+        self._classes: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._lock = threading.RLock()
+        for model in schemas:
+            self.register(model)
+
+    # -- registration ------------------------------------------------------------
+
+    def register(self, model: type[Any]) -> str:
+        """Register a pydantic or SQLModel class; returns its SQL view name (``v_<key>``)."""
+        if not hasattr(model, "model_fields"):
+            raise InvalidInput(
+                f"schemas take pydantic or SQLModel classes, not {model!r}; "
+                "declare the columns as a pydantic BaseModel"
+            )
+        key = schema_key(model)
+        name = "v_" + table_name_for_key(key)
+        spec = ViewSpec(name, frozenset({key, model.__name__.lower()}), model.__name__, model)
+        with self._lock:
+            self._specs[name] = spec
+            self._by_attribute[model.__name__] = name
+        return name
+
+    def create(self, name: str, keys: str | Sequence[str]) -> str:
+        """An ad-hoc view ``name`` over the artifacts with ``keys`` (one key or several)."""
+        validate_view_name(name)
+        wanted = frozenset([keys] if isinstance(keys, str) else keys)
+        if not wanted:
+            raise InvalidInput(f"view {name!r} needs at least one artifact key")
+        if any(not isinstance(k, str) or not k for k in wanted):
+            raise InvalidInput(f"view {name!r}: artifact keys must be non-empty strings")
+        with self._lock:
+            self._specs[name] = ViewSpec(name, wanted)
+            self._by_attribute.setdefault(name, name)
+        self.refresh([name])
+        return name
+
+    def model_for(self, key: str, schema: str | None) -> type[Any] | None:
+        """The registered schema an artifact with this key (or meta schema) belongs to."""
+        for spec in self._specs.values():
+            if spec.model is not None and spec.matches(key, schema):
+                return spec.model
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        """SQL names of every view known to this tracker."""
+        return sorted(self._specs)
+
+    def sql_name(self, name: str) -> str:
+        """The SQL view name for an attribute name (``Person`` -> ``v_person``)."""
+        found = self._by_attribute.get(name) or (name if name in self._specs else None)
+        if found is None:
+            known = ", ".join(sorted(self._by_attribute)) or "none"
+            raise NotFound(
+                f"no view {name!r} on this tracker (known: {known}); register its schema "
+                "with Tracker(schemas=[...]) or call tracker.create_view(name, key)"
+            )
+        return found
+
+    # -- building ---------------------------------------------------------------
+
+    def refresh(self, names: Iterable[str] | None = None) -> list[str]:
+        """Rebuild views (all by default) from the catalog; returns the names rebuilt."""
+        store = self._dv.tables
+        if store is None or not self._specs:
+            return []
+        with self._lock:
+            wanted = [self._specs[n] for n in (names or self._specs) if n in self._specs]
+            if not wanted:
+                return []
+            state = _CatalogState.read(self._dv, store, wanted)
+            rebuilt = []
+            for spec in wanted:
+                sql = self._sql_of(spec, state)
+                if self._built.get(spec.name) != sql:
+                    store.create_view(spec.name, sql)
+                    self._built[spec.name] = sql
+                    rebuilt.append(spec.name)
+            return rebuilt
+
+    def refresh_for(self, key: str, schema: str | None) -> None:
+        """Rebuild the views that an artifact with this key or schema belongs to."""
+        self.refresh([s.name for s in self._specs.values() if s.matches(key, schema)])
+
+    def after_run(self, run: Run, outputs: list[Artifact]) -> None:
+        """Event hook: rebuild the views the run's outputs belong to."""
+        names = {
+            s.name
+            for a in outputs
+            for s in self._specs.values()
+            if s.matches(a.key, _schema_of(a)) and s.name in self._built
+        }
+        if names:
+            self.refresh(sorted(names))
+
+    def _sql_of(self, spec: ViewSpec, state: _CatalogState) -> str:
+        failed = state.failed_runs
+        hot = [
+            i
+            for i in state.ingested
+            if spec.matches(i.key, i.schema) and i.run_id not in failed and i.table != ""
+        ]
+        hot_ids = {i.artifact_id for i in hot}
+        parts = [_hot_select(table, ids, state) for table, ids in _by_table(hot).items()]
+        cold = []
+        for artifact in state.artifacts:
+            if artifact.id in hot_ids or artifact.driver not in DRIVERS:
+                continue
+            if not spec.matches(artifact.key, _schema_of(artifact)):
+                continue
+            run = state.runs.get(artifact.producer_run_id or "")
+            if run is None or run.status is RunStatus.FAILED:
+                continue
+            path = self._existing_path(artifact)
+            if path is not None:
+                cold.append(
+                    ColdFile(
+                        artifact.id,
+                        path,
+                        artifact.driver,
+                        run.id,
+                        run.parent_run_id,
+                        run.year,
+                        run.iteration,
+                    )
+                )
+        if cold:
+            parts.append(hybrid_view_sql(None, cold))
+        typed = _typed_columns(spec.model) if spec.model is not None else None
+        if typed is not None:
+            parts.append(typed)
+        if not parts:
+            parts.append(hybrid_view_sql(None, []))
+        return "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
+
+    def _existing_path(self, artifact: Artifact) -> str | None:
+        try:
+            path = self._dv.resolve_path(artifact)
+        except ConsistError:
+            path = None
+        if path is not None and path.is_file():
+            return str(path)
+        logger.warning(
+            "view: artifact %r (%s) has no file and was not ingested; left out",
+            artifact.key,
+            artifact.uri,
+        )
+        return None
+
+    # -- SQLAlchemy classes ---------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.view_class(name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.view_class(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._by_attribute})
+
+    def view_class(self, name: str) -> Any:
+        """Rebuild the view and return a SQLAlchemy-mapped class over it.
+
+        Raises
+        ------
+        NotFound
+            No such view on this tracker.
+        InvalidInput
+            SQLAlchemy is not installed.
+        """
+        sql_name = self.sql_name(name)
+        self.refresh([sql_name])
+        store = self._dv.tables
+        assert store is not None
+        described = store.query(f"DESCRIBE SELECT * FROM {quote_identifier(sql_name)}")
+        columns = tuple(zip(described["column_name"].to_pylist(),
+                            described["column_type"].to_pylist(), strict=True))  # fmt: skip
+        cache_key = (sql_name, columns)
+        if cache_key not in self._classes:
+            self._classes[cache_key] = _mapped_class(name, sql_name, columns)
+        return self._classes[cache_key]
+
+
+def _schema_of(artifact: Artifact) -> str | None:
+    value = artifact.meta.get("schema")
+    return value if isinstance(value, str) else None
+
+
+def _by_table(hot: list[Ingestion]) -> dict[str, list[str]]:
+    tables: dict[str, list[str]] = {}
+    for i in hot:
+        tables.setdefault(i.table, []).append(i.artifact_id)
+    return tables
+
+
+def _hot_select(table: str, ids: list[str], state: _CatalogState) -> str:
+    select = f"SELECT * FROM {quote_identifier(validate_view_name(table))}"
+    if set(ids) == state.ids_by_table.get(table, set()):
+        return select
+    listing = ", ".join(quote_literal(i) for i in sorted(ids))
+    return f"{select} WHERE consist_artifact_id IN ({listing})"
+
+
+@attrs.define
+class _CatalogState:
+    """One read of the catalog and the registry, shared by the views rebuilt together."""
+
+    artifacts: list[Artifact]
+    runs: dict[str, Run]
+    ingested: list[Ingestion]
+    ids_by_table: dict[str, set[str]]
+    failed_runs: set[str]
+
+    @classmethod
+    def read(
+        cls, dv: DataVirtualization, store: TableStore, specs: list[ViewSpec]
+    ) -> _CatalogState:
+        if any(s.schema is not None for s in specs):
+            artifacts = dv.find_artifacts()
+        else:
+            keys = sorted({k for s in specs for k in s.keys})
+            artifacts = [a for k in keys for a in dv.find_artifacts(key=k)]
+        runs = {r.id: r for r in dv.find_runs(RunQuery())}
+        ingested = ingestions(store)
+        ids_by_table: dict[str, set[str]] = {}
+        for i in ingested:
+            ids_by_table.setdefault(i.table, set()).add(i.artifact_id)
+        failed = {r.id for r in runs.values() if r.status is RunStatus.FAILED}
+        produced = sorted(
+            (a for a in artifacts if a.producer_run_id is not None), key=lambda a: a.created_at
+        )
+        return cls(produced, runs, ingested, ids_by_table, failed)
+
+
+def _sqlalchemy_type(duckdb_type: str) -> Any:
+    import sqlalchemy as sa
+
+    upper = duckdb_type.upper()
+    if upper in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT") or upper.startswith("UINT"):
+        return sa.BigInteger()
+    if upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL"):
+        return sa.Float()
+    if upper == "BOOLEAN":
+        return sa.Boolean()
+    if upper.startswith("TIMESTAMP"):
+        return sa.DateTime()
+    if upper == "DATE":
+        return sa.Date()
+    return sa.String()
+
+
+def _mapped_class(name: str, sql_name: str, columns: tuple[tuple[str, str], ...]) -> Any:
+    """A class mapped (imperatively, in a registry of its own) onto the view's columns."""
+    try:
+        import sqlalchemy as sa
+        from sqlalchemy.orm import registry
+    except ImportError:
+        raise InvalidInput(
+            "tracker.views.<Name> returns SQLAlchemy classes; install sqlalchemy "
+            "(pip install sqlmodel), or query the view by its SQL name with run_query"
+        ) from None
+    table = sa.Table(
+        sql_name, sa.MetaData(), *(sa.Column(c, _sqlalchemy_type(t)) for c, t in columns)
+    )
+    doc = f"View {sql_name}: {', '.join(c for c, _ in columns)}."
+    cls = type(f"V{name}" if not name.startswith("v_") else name, (), {"__doc__": doc})
+    # A view has no primary key; the mapper needs one to build, never to select.
+    registry().map_imperatively(cls, table, primary_key=list(table.columns))
+    return cls
