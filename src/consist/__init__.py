@@ -33,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "run": "consist.api",
     "run_query": "consist.api",
     "define_step": "consist.api",
+    "ingest": "consist.api_data",
+    "load_df": "consist.api_data",
+    "export_schema": "consist.api_data",
     "RunResult": "consist.services.engine",
 }
 
