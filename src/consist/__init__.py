@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "MountTable": "consist.domain",
     "RunStatus": "consist.domain",
     "Tracker": "consist.tracking",
+    "CheckpointStore": "consist.checkpoints",
+    "ProvenanceRecorder": "consist.services.provenance",
     "use_tracker": "consist.api",
     "current_run": "consist.api",
     "current_tracker": "consist.api",
@@ -37,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     "load_df": "consist.api_data",
     "export_schema": "consist.api_data",
     "RunResult": "consist.services.engine",
+    "scenario": "consist.api_scenario",
+    "pivot_facets": "consist.api_scenario",
+    "coupler_schema": "consist.api_scenario",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -55,6 +55,7 @@ from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
 from consist.services.lineage import LineageNode
+from consist.services.provenance import write_sidecar
 from consist.services.snapshots import SnapshotStore, check_run_id
 
 logger = logging.getLogger("consist")
@@ -87,6 +88,9 @@ class Tracker(DataVirtualization):
         ``"full"`` (SHA-256 of bytes) or ``"fast"`` (size + mtime) for raw files.
     code_identity
         ``"git"``, ``"module"``, ``"function"``, a version string or a callable.
+    sidecars
+        Write ``<output>.provenance.json`` (run id, signature, hashes) beside
+        every output file a completed run produced.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Tracker(DataVirtualization):
         project_dir: str | os.PathLike[str] | None = None,
         background_writes: bool = True,
         progress: bool | None = None,
+        sidecars: bool = False,
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +125,7 @@ class Tracker(DataVirtualization):
             HashMemo(self.run_dir / ".consist" / "hash-memo.sqlite"), hashing_strategy, progress
         )
         self.events = EventHooks()
+        self.sidecars = sidecars
         self._catalog_lock = threading.RLock()
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
         self._reader = LayeredCatalog(catalog, self._catalog_lock)
@@ -253,6 +259,8 @@ class Tracker(DataVirtualization):
         if active.context_token is not None:
             context.pop_run(active)
         if error is None:
+            if self.sidecars and active.persist:
+                self._write_sidecars(active)
             self.events.fire_complete(run, list(active.outputs.values()))
         else:
             self.events.fire_failed(run, error)
@@ -292,6 +300,31 @@ class Tracker(DataVirtualization):
         if enter_context:
             active.context_token = context.push_run(active)
         return active
+
+    def _write_sidecars(self, active: ActiveRun) -> None:
+        """``<output>.provenance.json`` beside each output file this run produced."""
+        run = active.run
+        for key, artifact in active.outputs.items():
+            if artifact.producer_run_id != run.id:
+                continue  # a cache hit's outputs already have their producer's sidecar
+            with contextlib.suppress(ConsistError, OSError):
+                write_sidecar(
+                    self.resolve_path(artifact),
+                    {
+                        "run_id": run.id,
+                        "model": run.model,
+                        "signature": run.signature_digest,
+                        "code_hash": run.signature.code_hash if run.signature else None,
+                        "config_hash": run.signature.config_hash if run.signature else None,
+                        "output_key": key,
+                        "content_hash": artifact.content_hash,
+                        "uri": artifact.uri,
+                        "created_at": run.created_at.isoformat(),
+                        "year": run.year,
+                        "iteration": run.iteration,
+                        "parent_run_id": run.parent_run_id,
+                    },
+                )
 
     def signature_of_active(
         self, active: ActiveRun, fn: Callable[..., Any] | None = None

@@ -165,7 +165,9 @@ class DuckDBTableStore:
             if ARTIFACT_COLUMN not in self._columns(table):
                 return False
             sql = f"SELECT 1 FROM {name} WHERE {ARTIFACT_COLUMN} = ? LIMIT 1"
-            return self._connection().execute(sql, [artifact_id]).fetchone() is not None
+            # fetchall, not fetchone: DuckDB 2 refuses new statements on a
+            # connection whose last result was not read to the end.
+            return bool(self._connection().execute(sql, [artifact_id]).fetchall())
 
     def create_view(self, name: str, select_sql: str) -> None:
         """Create or replace the view ``name`` as ``select_sql`` (trusted SQL text).
