@@ -100,7 +100,9 @@ def test_function_identity_ignores_comments_but_not_body(
 
     sources = {
         "v1": 'def step(raw):\n    return raw["value"].sum()\n',
-        "comment": 'def step(raw):\n    """Doc."""\n    # a comment\n    return raw["value"].sum()\n',
+        "comment": (
+            'def step(raw):\n    """Doc."""\n    # a comment\n    return raw["value"].sum()\n'
+        ),
         "body": 'def step(raw):\n    return raw["value"].max()\n',
     }
     tracker = make_tracker(code_identity="function")

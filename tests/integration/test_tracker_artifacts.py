@@ -52,9 +52,9 @@ def test_input_produced_by_an_earlier_run_links_the_same_artifact(tracker: Any) 
 
 def test_missing_file_names_the_path(tracker: Any, tmp_path: Path) -> None:
     with tracker.start_run("r", model="m"):
-        with pytest.raises(MissingInputFile, match="nope.csv"):
+        with pytest.raises(MissingInputFile, match=r"nope\.csv"):
             consist.log_artifact(tmp_path / "nope.csv", direction="input")
-        with pytest.raises(MissingOutputFile, match="gone.parquet"):
+        with pytest.raises(MissingOutputFile, match=r"gone\.parquet"):
             consist.log_artifact(tmp_path / "gone.parquet")
 
 

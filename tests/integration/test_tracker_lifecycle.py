@@ -81,9 +81,11 @@ def test_begin_and_end_run_without_with_block(tracker: Any) -> None:
 
 
 def test_unserialisable_config_is_refused_before_anything_runs(tracker: Any) -> None:
-    with pytest.raises(ConfigNotSerializable, match=r"config\.callback"):
-        with tracker.start_run("bad", model="m", config={"callback": print}):
-            pass
+    with (
+        pytest.raises(ConfigNotSerializable, match=r"config\.callback"),
+        tracker.start_run("bad", model="m", config={"callback": print}),
+    ):
+        pass
     assert not (tracker.run_dir / "bad" / "consist.json").exists()
 
 
@@ -92,9 +94,11 @@ def test_hook_that_raises_does_not_break_the_run(tracker: Any, caplog: Any) -> N
     tracker.events.on_run_complete(lambda run, artifacts: 1 / 0)
     got: list[str] = []
     tracker.events.on_run_complete(lambda run, artifacts: got.append(run.id))
-    with caplog.at_level(logging.WARNING, logger="consist.events"):
-        with tracker.start_run("hooked", model="m"):
-            pass
+    with (
+        caplog.at_level(logging.WARNING, logger="consist.events"),
+        tracker.start_run("hooked", model="m"),
+    ):
+        pass
     assert tracker.get_run("hooked").status is RunStatus.COMPLETED
     assert got == ["hooked"]
     assert "hook" in caplog.text
@@ -108,6 +112,9 @@ class _BrokenCatalog:
 
     def record(self, record: Any) -> None:
         raise OSError("disk full")
+
+    def close(self) -> None:
+        pass  # the real catalog is handed to a healthy tracker afterwards
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
