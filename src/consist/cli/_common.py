@@ -141,7 +141,7 @@ def reports_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ConsistError as exc:
             message = str(exc).strip() or type(exc).__name__
-            err_console.print(f"[red]error:[/red] {escape(message)}")
+            err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -71,20 +71,21 @@ def _catalog_tables(tracker: Any) -> list[dict[str, Any]]:
 def views_command(
     catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
 ) -> None:
-    """Registered views of run outputs; without any, the tables and views of the catalog."""
+    """Views over run outputs, and the catalog's own tables, with their kind."""
     with tracker_for(catalog, run_dir) as tracker:
-        # The views facade is optional: older Trackers (or other catalogs) have none.
-        list_views = getattr(tracker, "list_views", None)
-        registered = list(list_views()) if callable(list_views) else []
-        rows = (
-            [{"name": str(v), "kind": "registered view"} for v in registered]
-            if registered
-            else _catalog_tables(tracker)
-        )
+        # Views made with tracker.create_view live in the database file (DuckDB
+        # keeps ingested tables beside the catalog); schema views of this process too.
+        factory = getattr(tracker, "views", None)
+        names = getattr(factory, "names", ())
+        registered = set(names() if callable(names) else names)
+        rows = _catalog_tables(tracker)
+    known = {r["name"] for r in rows}
+    rows += [{"name": n, "kind": "registered view"} for n in sorted(registered - known)]
     if as_json:
         emit_json(rows)
         return
-    title = "registered views" if registered else "no registered views; catalog tables and views"
+    views = sum(1 for r in rows if "view" in str(r["kind"]))
+    title = f"{views} view(s); the catalog's tables too"
     console.print(table(title, ["name", "kind"], [[r["name"], r["kind"]] for r in rows]))
 
 
@@ -183,14 +184,17 @@ def preview_command(
 @schema_app.command("export")
 @reports_errors
 def schema_export_command(
-    key: Annotated[str, typer.Argument(help="Artifact key whose schema to export.")],
+    key: Annotated[str, typer.Argument(help="Artifact key whose columns to export.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None, typer.Option("--output", "-o", help="Also write the source to this file.")
     ] = None,
+    sqlmodel: Annotated[
+        bool, typer.Option("--sqlmodel", help="A SQLModel class, not a pydantic model.")
+    ] = False,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
 ) -> None:
-    """Export the schema recorded for an artifact key as Python (SQLModel) source."""
+    """Print Python source of a pydantic (or SQLModel) class for an artifact key's columns."""
     import consist
 
     exporter = getattr(consist, "export_schema", None) if "export_schema" in dir(consist) else None
@@ -200,9 +204,5 @@ def schema_export_command(
             "(consist.export_schema is missing)"
         )
     with tracker_for(catalog, run_dir) as tracker:
-        text = exporter(key, tracker=tracker)
-    if output is None:
-        typer.echo(str(text))
-    else:
-        output.write_text(str(text))
-        console.print(f"wrote {output}")
+        text = exporter(key, tracker=tracker, path=output, sqlmodel=sqlmodel)
+    typer.echo(str(text))

@@ -50,7 +50,13 @@ def _print_report(report: Any) -> None:
         )
     )
     results = [
-        [r["fuel_price"], r["year"], f"{r['trips']:,}", f"{r['km']:,}", f"{r['fuel_cost']:,}"]
+        [
+            f"{r['fuel_price']:g}",
+            r["year"],
+            f"{r['trips']:,}",
+            f"{r['km']:,}",
+            f"{r['fuel_cost']:,}",
+        ]
         for r in report.results
     ]
     console.print(

@@ -18,6 +18,7 @@ from consist.cli._common import (
     reports_errors,
     tracker_for,
 )
+from consist.domain.errors import NotFound
 from consist.services.lineage import LineageNode
 
 app = typer.Typer()
@@ -119,7 +120,12 @@ def lineage_command(
     check_choice("--direction", direction, DIRECTIONS)
     check_choice("--format", fmt, FORMATS)
     with tracker_for(catalog, run_dir) as tracker:
-        root = tracker.lineage(ref, direction=direction, max_depth=depth)
+        try:
+            root = tracker.lineage(ref, direction=direction, max_depth=depth)
+        except NotFound:
+            raise NotFound(
+                f"no run or artifact {ref!r} in the catalog; `consist runs` lists the runs"
+            ) from None
     if as_json:
         emit_json(root.to_dict())
     elif fmt == "mermaid":
