@@ -18,6 +18,7 @@ from consist.services.snapshots import SnapshotStore
 
 logger = logging.getLogger("consist.catalog")
 _STOP = object()
+_MAX_BATCH = 256
 
 
 class CatalogWriter:
@@ -70,13 +71,40 @@ class CatalogWriter:
 
     def _drain(self) -> None:
         while True:
-            item = self._queue.get()
+            batch = [self._queue.get()]
+            # Take whatever else is already queued: one transaction for many
+            # records is far cheaper than one each, and a run's start record
+            # is superseded by its end record if both are waiting.
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if item is _STOP:
+                records = [item for item in batch if item is not _STOP]
+                if records:
+                    self._write_batch(records)
+                if len(records) < len(batch):
                     return
-                self._write(item)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write_batch(self, records: list[RunRecord]) -> None:
+        latest = {record.run.id: record for record in records}
+        bulk = getattr(self._catalog, "record_many", None)
+        if bulk is not None and len(latest) > 1:
+            try:
+                with self._lock:
+                    bulk(list(latest.values()))
+            except Exception:
+                pass  # retry one by one below, so only the failing runs go to the outbox
+            else:
+                for run_id in latest:
+                    self._snapshots.clear_pending(run_id)
+                return
+        for record in latest.values():
+            self._write(record)
 
     def _write(self, record: RunRecord) -> None:
         run_id = record.run.id

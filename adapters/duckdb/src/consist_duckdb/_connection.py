@@ -24,7 +24,13 @@ try:
 except ImportError:  # Windows: DuckDB's own lock and retries only
     fcntl = None  # type: ignore[assignment]
 
-from consist.domain.errors import CatalogCorrupt, CatalogError, CatalogLocked, InvalidURI
+from consist.domain.errors import (
+    CatalogCorrupt,
+    CatalogError,
+    CatalogLocked,
+    ConsistError,
+    InvalidURI,
+)
 
 __all__ = [
     "DEFAULT_KEEP_OPEN",
@@ -172,6 +178,8 @@ class LeasedDatabase:
             except duckdb.Error as exc:
                 failed = True
                 raise translate(exc, self.path) from None
+            except ConsistError:
+                raise  # an answer ("no such run"), not a broken connection: keep it open
             except BaseException:
                 failed = True
                 raise
