@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.domain.errors import InvalidInput, NotFound
+from consist.ports import SupportsSQL
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -73,6 +74,11 @@ def pivot_facets(
     """
     if of not in _OWNERS:
         raise InvalidInput(f"of= must be 'run' or 'artifact', not {of!r}")
+    if not isinstance(tracker.catalog, SupportsSQL):
+        raise InvalidInput(
+            f"pivot_facets reads the catalog's facet tables, which {type(tracker.catalog).__name__}"
+            " cannot query; use a DuckDB or SQLite catalog (db_path=... or catalog='duckdb:///...')"
+        )
     kv_name, id_name = _OWNERS[of]
     keys = _check_keys(keys, id_name)
     overrides = {key: _column_of(key, column) for key, column in (value_columns or {}).items()}

@@ -409,7 +409,9 @@ class Scenario:
     ) -> Inputs:
         for key in input_keys:
             self.coupler.require(key)
-        keys = [*input_keys, *(k for k in optional_input_keys if k in self.coupler)]
+        keys = list(
+            dict.fromkeys([*input_keys, *(k for k in optional_input_keys if k in self.coupler)])
+        )
         self._check_names(inputs)
         if not keys:
             return inputs
