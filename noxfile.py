@@ -24,7 +24,7 @@ def sync(session: nox.Session, *args: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite: core, contracts against every adapter, integration, e2e."""
-    sync(session, "--all-packages", "--group", "test")
+    sync(session, "--all-packages", "--group", "test", "--group", "adapters")
     session.run("pytest", *session.posargs)
 
 
@@ -69,5 +69,5 @@ def docs(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite: one JSON line per figure, compared to its target."""
-    sync(session, "--all-packages", "--group", "test")
+    sync(session, "--all-packages", "--group", "test", "--group", "adapters")
     session.run("python", "-m", "benchmarks", *session.posargs)
