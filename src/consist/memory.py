@@ -131,8 +131,12 @@ def sha256_of_file(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def write_atomically(destination: Path, chunks: Iterator[bytes]) -> Path:
-    """Write chunks to a temp file beside ``destination``, fsync, then rename over it."""
+def write_atomically(destination: Path, chunks: Iterator[bytes], durable: bool = True) -> Path:
+    """Write chunks to a temp file beside ``destination``, fsync, then rename over it.
+
+    ``durable=False`` skips the fsync: readers still never see half a file, but a
+    power cut may lose the newest version (fine for transient state).
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
     try:
@@ -140,7 +144,8 @@ def write_atomically(destination: Path, chunks: Iterator[bytes]) -> Path:
             for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temp_name, destination)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

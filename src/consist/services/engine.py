@@ -267,6 +267,7 @@ def _serve_hit(
         facet=request.facet,
         persist=persist,
         enter_context=False,
+        check_unique=False,  # _run_id_for checked explicit ids; generated ones are unique
         **request.meta,
     )
     active.run = attrs.evolve(active.run, signature=signature, cache_hit=True, cached_from=origin)
@@ -322,6 +323,7 @@ def _execute(
         config=request.config,
         facet=request.facet,
         persist=persist,
+        check_unique=False,  # _run_id_for checked explicit ids; generated ones are unique
         **request.meta,
     )
     scratch: Path | None = None

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consist.domain import RunRecord
+from consist.domain import RunRecord, RunStatus
 from consist.domain.errors import CatalogCorrupt, InvalidInput
 from consist.memory import write_atomically
 
@@ -56,9 +56,15 @@ class SnapshotStore:
         return self.path_of(run_id).is_file()
 
     def write(self, record: RunRecord) -> Path:
+        """Write the snapshot atomically; fsynced once the run has ended.
+
+        A running run's snapshot is rewritten at its end, so only that one
+        needs to survive a power cut.
+        """
         document = {"format": SNAPSHOT_FORMAT, **record.to_dict()}
         text = json.dumps(document, indent=2, sort_keys=False, default=str)
-        return write_atomically(self.path_of(record.run.id), iter([text.encode()]))
+        durable = record.run.status is not RunStatus.RUNNING
+        return write_atomically(self.path_of(record.run.id), iter([text.encode()]), durable)
 
     def read(self, run_id: str) -> RunRecord:
         return self.read_path(self.path_of(run_id))
@@ -101,7 +107,8 @@ class SnapshotStore:
     def mark_active(self, run_id: str) -> None:
         self._active.mkdir(parents=True, exist_ok=True)
         owner = {"pid": os.getpid(), "host": socket.gethostname()}
-        write_atomically(self._active / f"{run_id}.json", iter([json.dumps(owner).encode()]))
+        marker = self._active / f"{run_id}.json"
+        write_atomically(marker, iter([json.dumps(owner).encode()]), durable=False)
 
     def clear_active(self, run_id: str) -> None:
         (self._active / f"{run_id}.json").unlink(missing_ok=True)

@@ -60,6 +60,8 @@ from consist.services.snapshots import SnapshotStore, check_run_id
 
 logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
+# Runs a step some other way than calling a function: (tracker, fn, options) -> result.
+StepExecutor = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
 
 
 @attrs.frozen
@@ -131,6 +133,9 @@ class Tracker(DataVirtualization):
         self._reader = LayeredCatalog(catalog, self._catalog_lock)
         self._signatures: dict[str, str | None] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
+        # executor=<name> in run(): steps that are not Python functions (containers).
+        # The wiring layer (consist.Tracker) registers them; services name none.
+        self.step_executors: dict[str, StepExecutor] = {}
         self._closed = False
         self._recover_interrupted_runs()
 
@@ -186,6 +191,7 @@ class Tracker(DataVirtualization):
         facet: Any = None,
         enter_context: bool = True,
         persist: bool = True,
+        check_unique: bool = True,
         **meta: Any,
     ) -> ActiveRun:
         """Start a run without a with-block; finish it with :meth:`end_run`.
@@ -199,7 +205,7 @@ class Tracker(DataVirtualization):
         """
         self._check_open()
         check_run_id(run_id)
-        if persist and self._run_exists(run_id):
+        if persist and check_unique and self._run_exists(run_id):
             raise DuplicateRun(run_id)
         config_json = canonical.normalize(config if config is not None else {}, "config")
         facet_json = canonical.normalize(facet, "facet") if facet is not None else None
@@ -385,7 +391,8 @@ class Tracker(DataVirtualization):
         ``hash_inputs``, ``cache_mode``, ``cache_hydration`` (+ ``hydration_paths``
         / ``hydration_dir``), ``validate_cached_outputs``, ``year``, ``iteration``,
         ``tags``, ``facet``, ``model``, ``name``, ``run_id``, ``parent_run_id``,
-        ``code_identity``.
+        ``code_identity``; ``executor="container"`` with ``container={...}`` runs a
+        container instead of ``fn`` (see ``docs/containers.md``).
 
         Raises
         ------
@@ -397,10 +404,25 @@ class Tracker(DataVirtualization):
             If an input path does not exist.
         """
         self._check_open()
+        executor = options.pop("executor", None)
+        if executor is not None:
+            return self._run_with(executor, fn, options)
         active = context.current_run_or_none()
         if active is not None and active.tracker is self:
             options.setdefault("parent_run_id", active.run.parent_run_id)
         return run_step(self, build_request(fn, options))
+
+    def _run_with(
+        self, executor: str, fn: Callable[..., Any] | None, options: dict[str, Any]
+    ) -> RunResult:
+        runner = self.step_executors.get(executor)
+        if runner is None:
+            known = ", ".join(repr(name) for name in sorted(self.step_executors)) or "none"
+            raise InvalidInput(
+                f"no step executor {executor!r} on this tracker (registered: {known}); "
+                "executor='container' needs consist.Tracker and consist-containers installed"
+            )
+        return runner(self, fn, options)
 
     def define_step(self, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator storing defaults (``outputs=[...]``, ``config``, ...) for ``tracker.run``."""
