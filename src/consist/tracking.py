@@ -13,6 +13,7 @@ from typing import Any
 
 from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
 from consist.container import container_for
+from consist.integrations.containers import run_container_step
 from consist.services.tracker import Tracker as _TrackerService
 
 DEFAULT_DB_NAME = "provenance.duckdb"
@@ -84,6 +85,7 @@ class Tracker(_TrackerService):
             schemas=schemas,
             **options,
         )
+        self.step_executors["container"] = run_container_step
         self.start_view_maintenance()
 
     @staticmethod
