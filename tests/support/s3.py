@@ -28,7 +28,7 @@ SECRET = "testing"
 
 
 @functools.cache
-def _start() -> tuple[str | None, str]:
+def start_server() -> tuple[str | None, str]:
     """(endpoint URL, "") once the server answers, or (None, why it could not start)."""
     try:
         import boto3  # noqa: F401
@@ -73,7 +73,7 @@ def storage_options(endpoint: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> str:
     """The moto server's URL; skips (with the reason) when it cannot run here."""
-    endpoint, why = _start()
+    endpoint, why = start_server()
     if endpoint is None:
         pytest.skip(f"S3 tests need the moto server, which could not start: {why}")
     return endpoint

@@ -239,12 +239,28 @@ def test_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert digest == expected
 
 
-def test_failed_put_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> None:
+def test_failed_local_put_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> None:
     """A copy that dies half-way leaves no blob and no temp file in the store."""
     import consist_fsspec._store as store_module
 
     store = FsspecBlobStore(str(tmp_path / "store"))
-    real_copy = store_module.copy_hashing
+
+    def dies_half_way(source: Path, target: Path, advance: Any) -> Any:
+        target.write_bytes(source.read_bytes()[:1000])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_module, "copy_and_hash", dies_half_way)
+    with pytest.raises(BlobStoreError, match="disk full"):
+        store.put(write_file(tmp_path / "f", 20 * MiB))
+    assert list(store.digests()) == []
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+
+
+def test_failed_streamed_put_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> None:
+    """The same on a filesystem written through fsspec's open() (here memory://)."""
+    import consist_fsspec._store as store_module
+
+    store = FsspecBlobStore("memory://consist-failed-put")
 
     def dies_half_way(source: Any, write: Any, advance: Any) -> Any:
         write(source.read(1000))
@@ -253,10 +269,27 @@ def test_failed_put_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> N
     monkeypatch.setattr(store_module, "copy_hashing", dies_half_way)
     with pytest.raises(BlobStoreError, match="disk full"):
         store.put(write_file(tmp_path / "f", 20 * MiB))
-    monkeypatch.setattr(store_module, "copy_hashing", real_copy)
     assert list(store.digests()) == []
-    leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
-    assert leftovers == []
+    assert store._fs.find("/consist-failed-put") == []
+
+
+def test_local_file_changing_during_put_keeps_nothing(tmp_path: Path, monkeypatch: Any) -> None:
+    import consist_fsspec._store as store_module
+
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    path = write_file(tmp_path / "f", MiB)
+    real = store_module.copy_and_hash
+
+    def copy_while_someone_appends(source: Path, target: Path, advance: Any) -> Any:
+        result = real(source, target, advance)
+        with open(source, "ab") as handle:
+            handle.write(b"late")
+        return result
+
+    monkeypatch.setattr(store_module, "copy_and_hash", copy_while_someone_appends)
+    with pytest.raises(IntegrityError, match="changed while"):
+        store.put(path)
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
 
 
 def test_successful_put_leaves_no_temp_file(tmp_path: Path) -> None:

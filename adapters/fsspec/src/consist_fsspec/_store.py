@@ -27,7 +27,7 @@ from consist.memory import check_digest
 
 from . import _names
 from ._progress import Progress, wants_progress
-from ._streams import VerifyingReader, copy_hashing, fsync_path, hash_file
+from ._streams import VerifyingReader, copy_and_hash, copy_hashing, fsync_path, hash_file
 
 # Filesystems where one object write becomes visible only once complete (S3
 # PutObject / CompleteMultipartUpload, GCS resumable upload finalisation, Azure
@@ -117,6 +117,8 @@ class FsspecBlobStore:
         with Progress(wants_progress(self._progress)) as progress:
             if self._direct:
                 return self._put_direct(path, progress)
+            if self._local:
+                return self._put_local(path, progress)
             return self._put_staged(path, progress)
 
     def get(self, digest: str, destination: Path) -> Path:
@@ -140,6 +142,9 @@ class FsspecBlobStore:
                 if self._direct:
                     os.close(fd)
                     actual = self._download_then_hash(digest, key, temp_name, progress)
+                elif self._local:
+                    os.close(fd)
+                    actual = self._copy_out(digest, key, temp_name, progress)
                 else:
                     actual = self._stream_to(digest, key, fd, progress)
             if actual != digest:
@@ -256,8 +261,33 @@ class FsspecBlobStore:
             )
         return digest
 
+    def _put_local(self, path: Path, progress: Progress) -> str:
+        """Kernel copy into a temp name while hashing, fsync, then rename to the digest's key."""
+        temp = _names.temp_key(self._root)
+        before = _fingerprint(path)
+        progress.start(f"storing {path.name}", before[0])
+        with self._vendor_errors("put"):
+            os.makedirs(os.path.dirname(temp), exist_ok=True)
+            try:
+                digest, size = copy_and_hash(path, Path(temp), progress.advance)
+                if _fingerprint(path) != before:
+                    raise IntegrityError(
+                        f"{path} changed while it was being stored in {self._where}; nothing "
+                        "was kept: store it again once nothing is writing to it"
+                    )
+                fsync_path(temp)
+                key = _names.blob_key(self._root, digest)
+                if self._holds(key, size):
+                    os.unlink(temp)
+                else:
+                    self._commit(temp, key)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+        return digest
+
     def _put_staged(self, path: Path, progress: Progress) -> str:
-        """Copy into a temp name while hashing, then rename to the digest's key."""
+        """Stream into a temp name while hashing, then move it to the digest's key."""
         temp = _names.temp_key(self._root)
         progress.start(f"storing {path.name}", path.stat().st_size)
         with self._vendor_errors("put"):
@@ -265,8 +295,6 @@ class FsspecBlobStore:
             try:
                 with open(path, "rb", buffering=0) as source, self._fs.open(temp, "wb") as sink:
                     digest, size = copy_hashing(source, sink.write, progress.advance)
-                if self._local:
-                    fsync_path(temp)
                 key = _names.blob_key(self._root, digest)
                 if self._holds(key, size):
                     self._discard(temp)
@@ -310,16 +338,22 @@ class FsspecBlobStore:
         fsync_path(temp)
         return actual
 
+    def _copy_out(self, digest: str, key: str, temp: str, progress: Progress) -> str:
+        # Blobs are immutable once committed, so hashing the stored file while
+        # the kernel copies it verifies the bytes the copy received.
+        with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
+            progress.start(f"fetching {digest[:12]}", os.path.getsize(key))
+            actual, _ = copy_and_hash(Path(key), Path(temp), progress.advance)
+        fsync_path(temp)
+        return actual
+
     def _stream_to(self, digest: str, key: str, fd: int, progress: Progress) -> str:
         with (
             os.fdopen(fd, "wb") as sink,
             self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)),
         ):
             source = self._fs.open(key, "rb")
-            size = getattr(source, "size", None)
-            if size is None and self._local:
-                size = os.path.getsize(key)
-            progress.start(f"fetching {digest[:12]}", size)
+            progress.start(f"fetching {digest[:12]}", getattr(source, "size", None))
             with source:
                 actual, _ = copy_hashing(source, sink.write, progress.advance)
             sink.flush()

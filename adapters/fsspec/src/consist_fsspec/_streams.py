@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -60,6 +61,24 @@ def hash_file(path: Path, advance: Callable[[int], None]) -> tuple[str, int]:
     """SHA-256 and size of a local file, read in chunks."""
     with open(path, "rb", buffering=0) as handle:
         return copy_hashing(handle, None, advance)
+
+
+def copy_and_hash(source: Path, target: Path, advance: Callable[[int], None]) -> tuple[str, int]:
+    """Copy a local file with the kernel's copy while hashing it in this thread.
+
+    ``shutil.copyfile`` (``copy_file_range`` / ``sendfile`` on Linux) runs in a
+    worker thread and never brings the bytes into Python; the hash reads the
+    same pages, mostly from the page cache. The result costs about
+    max(copy, hash) instead of their sum. The hash is of ``source``; callers
+    that cannot trust it to stay unchanged compare its ``stat`` before and after.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-copy") as pool:
+        copying = pool.submit(shutil.copyfile, source, target)
+        try:
+            result = hash_file(source, advance)
+        finally:
+            copying.result()
+    return result
 
 
 def fsync_path(path: Path | str) -> None:
