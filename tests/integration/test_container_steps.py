@@ -175,6 +175,24 @@ def test_the_same_step_from_other_host_directories_is_a_hit(
     assert second.hydrated["count"] == tmp_path / "machine-b" / "out" / "n.txt"
 
 
+def test_a_hit_whose_files_are_gone_is_hydrated_from_the_blob_store(
+    engine: Any, tmp_path: Path
+) -> None:
+    """The first machine's directories are deleted; the blob store still has the bytes."""
+    import shutil
+
+    with consist.Tracker(tmp_path / "runs", catalog="memory://", blobs="memory://") as tracker:
+        _dirs(tmp_path / "machine-a")
+        _dirs(tmp_path / "machine-b")
+        first = _count(tracker, engine, tmp_path / "machine-a")
+        shutil.rmtree(tmp_path / "machine-a")
+        with containers_created(engine) as created:
+            second = _count(tracker, engine, tmp_path / "machine-b")
+    assert created == []
+    assert second.cache_hit and second.cached_from == first.run_id
+    assert (tmp_path / "machine-b" / "out" / "n.txt").read_text().strip() == "3"
+
+
 # -- failures ------------------------------------------------------------------------
 
 
