@@ -86,6 +86,10 @@ class Tracker(_TrackerService):
             **options,
         )
         self.step_executors["container"] = run_container_step
+        if getattr(self.tables, "shares_catalog", False):
+            # Open and close the data connection only while the catalog holds the
+            # file open (see LeasedTableStore.guard).
+            self.tables.guard = getattr(self.catalog, "_lease", self.tables.guard)  # type: ignore[union-attr]
         self.start_view_maintenance()
 
     @staticmethod

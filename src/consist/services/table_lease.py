@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from consist.domain.errors import CatalogLocked, InvalidInput
@@ -40,6 +40,16 @@ class LeasedTableStore:
     shares_catalog
         True when the store's database is the catalog's own file, so SQL run
         here sees the catalog tables too.
+
+    Attributes
+    ----------
+    guard
+        Context manager factory wrapped around every open and close. For a
+        shared file the wiring sets it to the catalog's own connection lease:
+        DuckDB's in-process instance cache is not safe against one thread
+        opening a file while another closes the last connection to it (we saw
+        half-initialised instances without ``python_arrow_scan``), so the store
+        only ever opens and closes while the catalog holds the instance open.
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class LeasedTableStore:
         self._last_used = 0.0
         self._reaper: threading.Thread | None = None
         self._closed = False
+        self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     @contextmanager
     def lease(self) -> Iterator[TableStore]:
@@ -86,7 +97,8 @@ class LeasedTableStore:
         delay = 0.005
         while True:
             try:
-                return self._open_store()
+                with self.guard():
+                    return self._open_store()
             except CatalogLocked:
                 if time.monotonic() >= deadline:
                     raise
@@ -103,10 +115,11 @@ class LeasedTableStore:
                     return
             time.sleep(max(wait, 0.005))
 
-    def _release(self) -> None:
+    def _release(self, guarded: bool = True) -> None:
         store, self._store = self._store, None
         if store is not None:
-            store.close()
+            with self.guard() if guarded else nullcontext():
+                store.close()
 
     def _call(self, use: Callable[[TableStore], T]) -> T:
         with self.lease() as store:
@@ -130,10 +143,14 @@ class LeasedTableStore:
         return self._call(lambda s: s.tables())
 
     def close(self) -> None:
-        """Close the store now; safe to call twice."""
+        """Close the store now; safe to call twice.
+
+        Not guarded: the Tracker closes its catalog first, and reopening it here
+        only to close this connection would be wasted work.
+        """
         with self._mutex:
             self._closed = True
-            self._release()
+            self._release(guarded=False)
 
     def __repr__(self) -> str:
         return f"LeasedTableStore({self._open_store!r}, shares_catalog={self.shares_catalog})"
