@@ -101,13 +101,13 @@ def test_strict_mode_names_row_and_field_and_writes_nothing(duck: Any) -> None:
 
 def test_a_registered_schema_makes_ingestion_strict(tmp_path: Path) -> None:
     """The artifact key matching a registered schema turns strict mode on by itself."""
-    with consist.Tracker(tmp_path / "runs", schemas=[Trip], code_identity="function") as tracker:
-        with tracker.start_run("auto"):
-            artifact = tracker.log_dataframe(pd.DataFrame({"trip_id": ["x"]}), "trip")
-            with pytest.raises(SchemaValidationError, match="trip_id"):
-                tracker.ingest(artifact)
-            good = tracker.log_dataframe(pd.DataFrame(ROWS), "trip")
-            assert tracker.ingest(good).schema == "Trip"
+    tracker = consist.Tracker(tmp_path / "runs", schemas=[Trip], code_identity="function")
+    with tracker, tracker.start_run("auto"):
+        artifact = tracker.log_dataframe(pd.DataFrame({"trip_id": ["x"]}), "trip")
+        with pytest.raises(SchemaValidationError, match="trip_id"):
+            tracker.ingest(artifact)
+        good = tracker.log_dataframe(pd.DataFrame(ROWS), "trip")
+        assert tracker.ingest(good).schema == "Trip"
 
 
 def test_a_type_change_between_ingests_is_refused_cleanly(duck: Any) -> None:
