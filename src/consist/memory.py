@@ -137,8 +137,11 @@ def write_atomically(destination: Path, chunks: Iterator[bytes], durable: bool =
     ``durable=False`` skips the fsync: readers still never see half a file, but a
     power cut may lose the newest version (fine for transient state).
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    except FileNotFoundError:  # first write into this folder
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:

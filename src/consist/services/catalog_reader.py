@@ -54,11 +54,26 @@ class LayeredCatalog:
         return merged[: query.limit] if query.limit is not None else merged
 
     def find_by_signature(self, signature: str) -> Run | None:
+        # Any completed run with the signature is an equally valid hit, so one
+        # of our own answers without waiting behind the background writer.
         own = self.recent.find_by_signature(signature)
+        if own is not None:
+            return own
         with self._lock:
-            theirs = self.durable.find_by_signature(signature)
-        found = [r for r in (own, theirs) if r is not None]
-        return newest_first(found)[0] if found else None
+            return self.durable.find_by_signature(signature)
+
+    def find_produced(self, content_hash: str) -> list[Artifact]:
+        """Artifacts with these bytes that a run produced: our own if any, else the catalog's."""
+        own = [
+            a
+            for a in self.recent.find_artifacts(content_hash=content_hash)
+            if a.producer_run_id is not None
+        ]
+        if own:
+            return own
+        with self._lock:
+            found = self.durable.find_artifacts(content_hash=content_hash)
+        return [a for a in found if a.producer_run_id is not None]
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         try:

@@ -268,6 +268,7 @@ def _serve_hit(
         persist=persist,
         enter_context=False,
         check_unique=False,  # _run_id_for checked explicit ids; generated ones are unique
+        write_start=False,  # begun and ended at once: only the final snapshot matters
         **request.meta,
     )
     active.run = attrs.evolve(active.run, signature=signature, cache_hit=True, cached_from=origin)

@@ -105,7 +105,6 @@ class SnapshotStore:
 
     # -- runs in progress, for finding interrupted ones ------------------------------
     def mark_active(self, run_id: str) -> None:
-        self._active.mkdir(parents=True, exist_ok=True)
         owner = {"pid": os.getpid(), "host": socket.gethostname()}
         marker = self._active / f"{run_id}.json"
         write_atomically(marker, iter([json.dumps(owner).encode()]), durable=False)

@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ from consist.services.snapshots import SnapshotStore, check_run_id
 
 logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
+RAW_INPUT_MEMORY_SECONDS = 10.0
 # Runs a step some other way than calling a function: (tracker, fn, options) -> result.
 StepExecutor = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
 
@@ -132,6 +134,7 @@ class Tracker(DataVirtualization):
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
         self._reader = LayeredCatalog(catalog, self._catalog_lock)
         self._signatures: dict[str, str | None] = {}
+        self._raw_hashes: dict[str, float] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
@@ -192,6 +195,7 @@ class Tracker(DataVirtualization):
         enter_context: bool = True,
         persist: bool = True,
         check_unique: bool = True,
+        write_start: bool = True,
         **meta: Any,
     ) -> ActiveRun:
         """Start a run without a with-block; finish it with :meth:`end_run`.
@@ -210,7 +214,7 @@ class Tracker(DataVirtualization):
         config_json = canonical.normalize(config if config is not None else {}, "config")
         facet_json = canonical.normalize(facet, "facet") if facet is not None else None
         workspace = self.snapshots.workspace(run_id)
-        if persist:
+        if persist and write_start:
             workspace.mkdir(parents=True, exist_ok=True)
         run = Run(
             id=run_id,
@@ -230,7 +234,7 @@ class Tracker(DataVirtualization):
         )
         active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
         active.persist = persist
-        if persist:
+        if persist and write_start:
             self.snapshots.mark_active(run_id)
             self._persist(active)
         if enter_context:
@@ -409,7 +413,7 @@ class Tracker(DataVirtualization):
             return self._run_with(executor, fn, options)
         active = context.current_run_or_none()
         if active is not None and active.tracker is self:
-            options.setdefault("parent_run_id", active.run.parent_run_id)
+            options.setdefault("parent_run_id", active.run.id)
         return run_step(self, build_request(fn, options))
 
     def _run_with(
@@ -556,13 +560,18 @@ class Tracker(DataVirtualization):
         )
 
     def find_produced_artifact(self, content_hash: str, path: Path) -> Artifact | None:
-        """The artifact a run produced with these bytes, preferring one at this very path."""
-        candidates = [
-            a
-            for a in self._find_artifacts(content_hash=content_hash)
-            if a.producer_run_id is not None
-        ]
+        """The artifact a run produced with these bytes, preferring one at this very path.
+
+        "No run produced these bytes" is remembered for a few seconds: raw inputs
+        are checked on every run, and at worst a Merkle link made meanwhile by
+        another process is missed (a cache miss, never a wrong hit).
+        """
+        now = time.monotonic()
+        if self._raw_hashes.get(content_hash, 0.0) > now:
+            return None
+        candidates = self._reader.find_produced(content_hash)
         if not candidates:
+            self._raw_hashes[content_hash] = now + RAW_INPUT_MEMORY_SECONDS
             return None
         for artifact in candidates:
             with contextlib.suppress(ConsistError):
