@@ -14,7 +14,8 @@ from typing import Any
 from consist.services.context import current_tracker
 from consist.services.coupler import Coupler, coupler_schema
 from consist.services.facets_query import pivot_facets as _pivot_facets
-from consist.services.scenario import Scenario, StepTrace
+from consist.services.scenario import Scenario
+from consist.services.scenario_steps import StepTrace
 from consist.services.tracker import Tracker
 
 __all__ = ["Coupler", "Scenario", "StepTrace", "coupler_schema", "pivot_facets", "scenario"]

@@ -237,3 +237,22 @@ def test_log_artifacts_with_common_and_per_key_metadata(tracker: Any, tmp_path: 
     assert logged["persons"].meta == {"year": 2030}
     outputs = tracker.get_artifacts_for_run(step.run_id).outputs
     assert sorted(outputs) == ["households", "persons"]
+
+
+def test_scenario_level_files_feed_steps_by_content(tracker: Any, tmp_path: Path) -> None:
+    """A file logged on the scenario's own run identifies by its bytes, pass after pass."""
+    calls = []
+
+    def count(table: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(table))
+        return table
+
+    source = tmp_path / "table.csv"
+    for content in ("x\n1\n", "x\n1\n", "x\n1\n2\n"):
+        source.write_text(content)
+        with consist.scenario("header-files", tracker=tracker) as sc:
+            sc.log_artifacts({"table": source})
+            sc.run("count", count, inputs=["table"], outputs=["counted"])
+    assert calls == [1, 2]  # the unchanged second pass was a hit
+    header = tracker.get_artifacts_for_run("header-files")
+    assert header.outputs["table"].id == sc.coupler.require("table").id

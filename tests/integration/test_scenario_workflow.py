@@ -20,16 +20,19 @@ YEARS = (2020, 2030, 2040)
 def new_tracker(
     make_tracker: Callable[..., Any], catalog_url: str, tmp_path: Path
 ) -> Callable[[], Any]:
-    """A tracker per call (a new process, say) on one run_dir and catalog.
+    """A tracker per call, as a new process would make, on one run_dir and catalog.
 
-    Code identity does not depend on this repository's git state. An in-memory
-    catalog does not outlive its tracker, so there the one tracker is reused.
+    The previous one is closed first (its catalog writes land, as when a script
+    ends). Code identity does not depend on this repository's git state. An
+    in-memory catalog does not outlive its tracker, so there one is reused.
     """
     shared: list[Any] = []
 
     def new() -> Any:
-        if catalog_url.startswith("memory") and shared:
+        if shared and catalog_url.startswith("memory"):
             return shared[0]
+        if shared:
+            shared[-1].close()
         shared.append(make_tracker(project_dir=tmp_path))
         return shared[-1]
 

@@ -14,13 +14,12 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canonical, new_id
+from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canonical
 from consist.domain.errors import (
     DuplicateRun,
     InvalidInput,
@@ -30,6 +29,15 @@ from consist.domain.errors import (
 from consist.services import context, hydration
 from consist.services.coupler import Coupler, MissingCouplerOutputs
 from consist.services.engine import RunResult, step_defaults
+from consist.services.scenario_steps import (
+    Inputs,
+    StepTrace,
+    as_config,
+    combine_inputs,
+    existing_run,
+    free_run_id,
+    new_step_id,
+)
 from consist.services.snapshots import check_run_id
 from consist.services.step_io import resolve_inputs
 
@@ -39,60 +47,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SCENARIO_FLAG = "consist_scenario"
-Inputs = Mapping[str, Any] | Sequence[Any] | None
-
-
-class StepTrace:
-    """Yielded by ``sc.trace(...)``: the step's run, and whether it matched an earlier one.
-
-    Attributes
-    ----------
-    cache_hit : bool
-        A completed run with the same signature (step name, code, config,
-        inputs known at entry) existed: the block ran anyway.
-    cached_from : str | None
-        Id of that earlier run.
-    """
-
-    def __init__(self, active: ActiveRun, hit: Run | None) -> None:
-        self.active = active
-        self.cache_hit = hit is not None
-        self.cached_from = None if hit is None else (hit.cached_from or hit.id)
-
-    @property
-    def run(self) -> Run:
-        return self.active.run
-
-    @property
-    def run_id(self) -> str:
-        return self.active.id
-
-    @property
-    def run_dir(self) -> Path:
-        return self.active.workspace
-
-    @property
-    def inputs(self) -> dict[str, Artifact]:
-        return self.active.inputs
-
-    @property
-    def outputs(self) -> dict[str, Artifact]:
-        return self.active.outputs
-
-    def log_artifact(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.active.log_artifact(path, key, **options)
-
-    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.active.log_output(path, key, **options)
-
-    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.active.log_input(path, key, **options)
-
-    def log_dataframe(self, df: Any, key: str, **options: Any) -> Artifact:
-        return self.active.log_dataframe(df, key, **options)
-
-    def __repr__(self) -> str:
-        return f"<StepTrace {self.run_id!r} cache_hit={self.cache_hit}>"
 
 
 class Scenario:
@@ -143,6 +97,7 @@ class Scenario:
         self._final: Run | None = None
         self._steps: list[dict[str, Any]] = []
         self._failure: str | None = None
+        self._uses = contextlib.ExitStack()
 
     # ------------------------------------------------------------------ the header run
     def __enter__(self) -> Scenario:
@@ -150,22 +105,30 @@ class Scenario:
             raise InvalidInput(f"scenario {self.id!r} was entered already; create a new one")
         tracker = context.current_tracker(self._given_tracker, "consist.scenario")
         self._tracker = tracker
-        config = _as_config(self.config)
+        self._header = self._open_header(tracker)
+        # The header is not made the current run: a tracker.run in the block
+        # (outside any step) stays an independent run, not a scenario child.
+        # The tracker is made current, for consist.run, consist.find_runs ...
+        self._uses.enter_context(context.use_tracker(tracker))
+        return self
+
+    def _open_header(self, tracker: Tracker) -> ActiveRun:
+        config = as_config(self.config)
         meta: dict[str, Any] = {**canonical.normalize(self.meta, "meta"), SCENARIO_FLAG: True}  # type: ignore[dict-item]
         meta["steps"] = []
         meta["step_cache_hydration"] = self.step_cache_hydration
         if not tracker.run_exists(self.id):
-            self._header = tracker.begin_run(
+            return tracker.begin_run(
                 self.id, self.model, tags=self.tags, config=config, facet=self.facet,
-                **{**meta, "passes": 1},
+                enter_context=False, **{**meta, "passes": 1},
             )  # fmt: skip
-            return self
-        previous = _existing_run(tracker, self.id)
+        previous = existing_run(tracker, self.id)
         if not previous.meta.get(SCENARIO_FLAG):
             raise DuplicateRun(self.id)
         facet = canonical.normalize(self.facet, "facet") if self.facet is not None else None
-        self._header = tracker.reopen_run(
+        return tracker.reopen_run(
             self.id,
+            enter_context=False,
             model=self.model,
             tags=self.tags or (),
             config=config,
@@ -178,7 +141,6 @@ class Scenario:
                 "entered_at": dt.datetime.now(dt.UTC).isoformat(),
             },
         )
-        return self
 
     def __exit__(
         self,
@@ -186,15 +148,16 @@ class Scenario:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None:
-            self._finish(exc)
-            return
-        missing = self.coupler.missing_declared_outputs()
-        if missing:
-            error = MissingCouplerOutputs(self.id, missing)
-            self._finish(error)
-            raise error
-        self._finish(RunFailed(self._failure) if self._failure else None)
+        with self._uses:
+            if exc is not None:
+                self._finish(exc)
+                return
+            missing = self.coupler.missing_declared_outputs()
+            if missing:
+                error = MissingCouplerOutputs(self.id, missing)
+                self._finish(error)
+                raise error
+            self._finish(RunFailed(self._failure) if self._failure else None)
 
     def _finish(self, error: BaseException | None) -> None:
         header = self._open("the end of a scenario")
@@ -285,10 +248,10 @@ class Scenario:
         """
         header = self._open("sc.trace")
         tracker = header.tracker
-        combined = self._combine_inputs(inputs, input_keys, optional_input_keys)
+        combined = combine_inputs(self.coupler, inputs, input_keys, optional_input_keys)
         step_inputs = resolve_inputs(tracker, combined, self.coupler.resolve)
         active = tracker.begin_run(
-            self._free_run_id(tracker, run_id) if run_id else _new_step_id(name),
+            free_run_id(tracker, run_id) if run_id else new_step_id(name),
             model or name, year=year, iteration=iteration, tags=tags,
             parent_run_id=self.id, config=config, facet=facet,
             **{**meta, "consist_step": "trace"},
@@ -351,7 +314,7 @@ class Scenario:
         )
         options.update(
             name=step,
-            inputs=self._combine_inputs(inputs, input_keys, optional_input_keys),
+            inputs=combine_inputs(self.coupler, inputs, input_keys, optional_input_keys),
             parent_run_id=self.id,
             input_resolver=self.coupler.resolve,
             cache_hydration=cache_hydration or self.step_cache_hydration,
@@ -381,7 +344,7 @@ class Scenario:
             # Raised before anything ran: this id belongs to an earlier pass.
             if exc.run_id != run_id:
                 raise
-        return tracker.run(fn, run_id=self._free_run_id(tracker, run_id), **options)
+        return tracker.run(fn, run_id=free_run_id(tracker, run_id), **options)
 
     def _record_failure(self, tracker: Tracker, model: str, started: dt.datetime) -> None:
         query = RunQuery(parent_run_id=self.id, model=model, status="failed", limit=1)
@@ -404,49 +367,6 @@ class Scenario:
         if run.status is RunStatus.FAILED and self._failure is None:
             self._failure = f"step {run.id!r} failed: {run.error_type}: {run.error_message}"
 
-    def _combine_inputs(
-        self, inputs: Inputs, input_keys: Sequence[str], optional_input_keys: Sequence[str]
-    ) -> Inputs:
-        for key in input_keys:
-            self.coupler.require(key)
-        keys = list(
-            dict.fromkeys([*input_keys, *(k for k in optional_input_keys if k in self.coupler)])
-        )
-        self._check_names(inputs)
-        if not keys:
-            return inputs
-        if isinstance(inputs, Mapping):
-            return {**inputs, **{k: k for k in keys if k not in inputs}}
-        listed: list[Any] = [] if inputs is None else _as_list(inputs)
-        return [*listed, *(k for k in keys if k not in listed)]
-
-    def _check_names(self, inputs: Inputs) -> None:
-        """A bare name that is neither a coupler key nor a file is a coupler typo."""
-        if inputs is None:
-            return
-        values = inputs.values() if isinstance(inputs, Mapping) else _as_list(inputs)
-        for value in values:
-            if (
-                isinstance(value, str)
-                and value not in self.coupler
-                and not Path(value).exists()
-                and os.sep not in value
-                and "/" not in value
-                and "." not in value
-            ):
-                raise UnknownCouplerKey(value, self.coupler.keys())
-
-    @staticmethod
-    def _free_run_id(tracker: Tracker, run_id: str) -> str:
-        check_run_id(run_id)
-        if not tracker.run_exists(run_id):
-            return run_id
-        occurrence = 2
-        while tracker.run_exists(f"{run_id}@{occurrence}"):
-            occurrence += 1
-        return f"{run_id}@{occurrence}"
-
-    # ------------------------------------------------------------------ coupler helpers
     def require_outputs(
         self,
         *keys: str,
@@ -516,25 +436,3 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"<Scenario {self.id!r} steps={len(self._steps)} keys={self.coupler.keys()}>"
-
-
-def _as_list(inputs: Sequence[Any] | str | os.PathLike[str] | Artifact) -> list[Any]:
-    if isinstance(inputs, (str, os.PathLike, Artifact)):
-        return [inputs]
-    return list(inputs)
-
-
-def _as_config(config: Any) -> dict[str, Any]:
-    normal = canonical.normalize(config if config is not None else {}, "config")
-    return normal if isinstance(normal, dict) else {"value": normal}
-
-
-def _existing_run(tracker: Tracker, run_id: str) -> Run:
-    if tracker.snapshots.exists(run_id):
-        return tracker.snapshots.read(run_id).run
-    return tracker.get_run(run_id)
-
-
-def _new_step_id(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._-")
-    return f"{(cleaned or 'step')[:60]}-{new_id()[:12]}"
