@@ -49,7 +49,7 @@ def test_four_processes_hundred_runs_each_lose_nothing(tmp_path: Path, scheme: s
         for w in range(WORKERS)
     ]
     results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
-    for code, out, err in results:
+    for code, _out, err in results:
         assert code == 0, err
         assert "Traceback" not in err and "Error" not in err, err
     tracker = consist.Tracker(run_dir, catalog=catalog, code_identity="v1")
