@@ -18,6 +18,8 @@ class CatalogSettings(_Settings):
 class BlobSettings(_Settings):
     url: str | None = None
     storage_options: dict[str, Any] = Field(default_factory=dict, repr=False)
+    # Progress bars for large transfers: None = when stderr is a terminal.
+    progress: bool | None = None
 
 
 class TableSettings(_Settings):

@@ -33,14 +33,19 @@ def build_catalog(url: str) -> Any:
     return plugins.load(plugins.CATALOG, scheme_of(url))(url)
 
 
-def build_blobs(url: str | None, storage_options: dict[str, Any]) -> Any:
+def build_blobs(
+    url: str | None, storage_options: dict[str, Any], progress: bool | None = None
+) -> Any:
     if url is None:
         return None
     if scheme_of(url) == "memory" and url.rstrip("/") == "memory:":
         from consist.memory import InMemoryBlobStore
 
         return InMemoryBlobStore(url)
-    return plugins.load(plugins.BLOBS, scheme_of(url))(url, storage_options=storage_options)
+    opener = plugins.load(plugins.BLOBS, scheme_of(url))
+    if progress is None:
+        return opener(url, storage_options=storage_options)
+    return opener(url, storage_options=storage_options, progress=progress)
 
 
 def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
@@ -61,7 +66,10 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
     catalog = providers.Singleton(build_catalog, url=config.catalog.url)
     blobs = providers.Singleton(
-        build_blobs, url=config.blobs.url, storage_options=config.blobs.storage_options
+        build_blobs,
+        url=config.blobs.url,
+        storage_options=config.blobs.storage_options,
+        progress=config.blobs.progress,
     )
     tables = providers.Singleton(
         build_tables, url=config.tables.url, shares_catalog=config.tables.shares_catalog

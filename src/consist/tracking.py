@@ -49,6 +49,9 @@ class Tracker(_TrackerService):
         gets an in-memory DuckDB database.
     storage_options
         Passed to fsspec for ``blobs``; never written to snapshots or the catalog.
+    archive
+        ``"outputs"`` (default), ``"none"`` or a list of output keys: what a
+        completed run stores in ``blobs`` (see ``docs/blob-storage.md``).
     **options
         ``mounts``, ``schemas``, ``hashing_strategy``, ``code_identity`` and the rest
         of :class:`consist.services.tracker.Tracker`.
@@ -72,6 +75,7 @@ class Tracker(_TrackerService):
             blobs=BlobSettings(
                 url=blobs if isinstance(blobs, str) else None,
                 storage_options=dict(storage_options or {}),
+                progress=options.get("progress"),
             ),
             tables=_table_settings(tables, catalog if _is_instance(catalog) else catalog_url),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from consist.cli import _data, _db, _demo, _gc, _lineage, _runs
+from consist.cli import _data, _db, _demo, _gc, _lineage, _runs, _sharing
 
 app = typer.Typer(
     name="consist",
@@ -22,7 +22,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _group in (_runs.app, _lineage.app, _data.app, _gc.app, _demo.app):
+for _group in (_runs.app, _lineage.app, _data.app, _gc.app, _sharing.app, _demo.app):
     app.registered_commands += _group.registered_commands
 app.add_typer(_db.app, name="db")
 app.add_typer(_data.schema_app, name="schema")

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 CATALOG_ENV = "CONSIST_CATALOG"
 RUN_DIR_ENV = "CONSIST_RUN_DIR"
+BLOBS_ENV = "CONSIST_BLOBS"
+# JSON object handed to fsspec (endpoint_url, profile, ...); never printed or stored.
+STORAGE_OPTIONS_ENV = "CONSIST_STORAGE_OPTIONS"
 DEFAULT_CATALOG = "provenance.duckdb"
 DEFAULT_RUN_DIR = "runs"
 DEMO_DIR = "consist-demo"
@@ -53,6 +56,19 @@ RunDirOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts, not tables.")]
+BlobsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--blobs",
+        "-b",
+        envvar=BLOBS_ENV,
+        help=(
+            "Blob store URL (s3://bucket/prefix, a directory, ...). Storage options as a "
+            f"JSON object in ${STORAGE_OPTIONS_ENV}; credentials from the usual sources."
+        ),
+        show_default=False,
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,8 +121,31 @@ def _file_of_url(url: str) -> Path | None:
     return None
 
 
-def open_tracker(location: Location, *, must_exist: bool = True) -> Tracker:
-    """A Tracker on ``location``; refuses (CliError) to invent a catalog that is not there."""
+def storage_options_from_env() -> dict[str, Any]:
+    """``$CONSIST_STORAGE_OPTIONS`` as a dict (empty when unset); its values are never shown."""
+    raw = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise CliError(
+            f"${STORAGE_OPTIONS_ENV} must hold a JSON object, such as "
+            '{"client_kwargs": {"endpoint_url": "https://minio.example.org"}}'
+        )
+    return options
+
+
+def open_tracker(
+    location: Location, *, must_exist: bool = True, blobs: str | None = None
+) -> Tracker:
+    """A Tracker on ``location``; refuses (CliError) to invent a catalog that is not there.
+
+    With ``blobs``, the Tracker uses that blob store (storage options from the
+    environment) and archives nothing itself: commands only read and publish.
+    """
     from consist.tracking import Tracker
 
     if must_exist:
@@ -119,13 +158,28 @@ def open_tracker(location: Location, *, must_exist: bool = True) -> Tracker:
             raise CliError(
                 f"no run directory at {location.run_dir}; pass --run-dir or set {RUN_DIR_ENV}"
             )
-    return Tracker(location.run_dir, catalog=location.catalog_url, background_writes=False)
+    if blobs is None:
+        return Tracker(location.run_dir, catalog=location.catalog_url, background_writes=False)
+    return Tracker(
+        location.run_dir,
+        catalog=location.catalog_url,
+        background_writes=False,
+        blobs=blobs,
+        storage_options=storage_options_from_env(),
+        archive="none",
+    )
 
 
 @contextlib.contextmanager
-def tracker_for(catalog: str | None, run_dir: str | None) -> Iterator[Tracker]:
+def tracker_for(
+    catalog: str | None,
+    run_dir: str | None,
+    *,
+    blobs: str | None = None,
+    must_exist: bool = True,
+) -> Iterator[Tracker]:
     """Open, yield and always close a Tracker for one command."""
-    tracker = open_tracker(locate(catalog, run_dir))
+    tracker = open_tracker(locate(catalog, run_dir), must_exist=must_exist, blobs=blobs)
     try:
         yield tracker
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from consist.cli._common import (
     table,
     tracker_for,
 )
+from consist.cli._sharing import print_pull
 from consist.ports import SupportsIntegrityCheck, SupportsVacuum
 
 app = typer.Typer(help="Catalog maintenance: sync, rebuild, check, vacuum.", no_args_is_help=True)
@@ -31,14 +32,27 @@ app = typer.Typer(help="Catalog maintenance: sync, rebuild, check, vacuum.", no_
 @app.command("sync")
 @reports_errors
 def sync_command(
-    catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
+    catalog: CatalogOption = None,
+    run_dir: RunDirOption = None,
+    as_json: JsonOption = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Also import the runs published to this blob store URL (as `consist pull`).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Index snapshots the catalog lacks (and retry catalog writes that failed)."""
-    with tracker_for(catalog, run_dir) as tracker:
+    with tracker_for(catalog, run_dir, blobs=source, must_exist=source is None) as tracker:
+        pulled = tracker.pull() if source is not None else None
         synced = tracker.sync()
     if as_json:
-        emit_json({"synced": synced})
+        emit_json({"synced": synced, **({"pulled": pulled.to_dict()} if pulled else {})})
         return
+    if pulled is not None:
+        print_pull(pulled)
     console.print(f"indexed {len(synced)} run(s)" + (": " + ", ".join(synced) if synced else ""))
 
 

@@ -13,6 +13,11 @@ This is the ghost-mode workflow. A file is collectable only when all of these ho
 Snapshots and catalog rows are never touched, so ``consist show``, ``lineage``
 and ``why`` keep working; a step whose output was collected is recomputed by
 ``validate_cached_outputs="strict"`` when it is needed again.
+
+``--archived --blobs URL`` also collects the local copy of any output, current
+or not, that is safely archived: the artifact records a blob digest, the local
+bytes still hash to it, and the store holds it (see ``services/sharing.py``).
+Such a file comes back from the store when something reads it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import attrs
 import typer
 
 from consist.cli._common import (
+    BlobsOption,
     CatalogOption,
+    CliError,
     JsonOption,
     RunDirOption,
     console,
@@ -38,6 +45,7 @@ from consist.cli._common import (
 )
 from consist.domain import Artifact, Direction, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError
+from consist.services import sharing
 from consist.services.snapshots import SNAPSHOT_NAME
 
 app = typer.Typer()
@@ -52,6 +60,7 @@ class Collectable:
     key: str
     path: Path
     size: int
+    reason: str = "superseded"  # or "archived": the blob store holds the same bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +69,7 @@ class Collectable:
             "key": self.key,
             "path": str(self.path),
             "size": self.size,
+            "reason": self.reason,
         }
 
 
@@ -123,6 +133,36 @@ def plan(tracker: Any) -> list[Collectable]:
     return sorted(found, key=lambda c: (c.run_id, c.key))
 
 
+def plan_archived(tracker: Any, planned: list[Collectable]) -> list[Collectable]:
+    """Local copies of outputs the blob store safely holds, beyond those already ``planned``."""
+    root = Path(tracker.run_dir).resolve()
+    taken = {item.path for item in planned}
+    candidates = []
+    for artifact in tracker.find_artifacts():
+        producer = _producer(tracker, artifact)
+        if producer is None or producer.status is not RunStatus.COMPLETED or producer.cache_hit:
+            continue
+        path = _local_path(tracker, artifact)
+        if path is None or path in taken or path.name == SNAPSHOT_NAME:
+            continue
+        if _inside(path, root) and path != root / producer.id and path.exists():
+            candidates.append(artifact)
+    found = [
+        Collectable(c.run_id, c.step, c.key, c.path.resolve(), _size(c.path), "archived")
+        for c in sharing.archived_copies(tracker, candidates)
+    ]
+    return sorted(found, key=lambda c: (c.run_id, c.key))
+
+
+def _producer(tracker: Any, artifact: Artifact) -> Run | None:
+    if artifact.producer_run_id is None:
+        return None
+    with contextlib.suppress(ConsistError):
+        run: Run = tracker.get_run(artifact.producer_run_id)
+        return run
+    return None
+
+
 def delete(item: Collectable) -> None:
     if item.path.is_dir() and not item.path.is_symlink():
         shutil.rmtree(item.path)
@@ -134,6 +174,14 @@ def delete(item: Collectable) -> None:
 @reports_errors
 def gc_command(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete the files listed.")] = False,
+    archived: Annotated[
+        bool,
+        typer.Option(
+            "--archived",
+            help="Also delete local copies of outputs the blob store (--blobs) safely holds.",
+        ),
+    ] = False,
+    blobs: BlobsOption = None,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
     as_json: JsonOption = False,
@@ -141,9 +189,14 @@ def gc_command(
     """List (then with --yes delete) output files of superseded runs nothing depends on.
 
     Snapshots and catalog rows are kept: provenance survives, only bytes go.
+    With --archived, archived outputs go too; they are fetched back when read.
     """
-    with tracker_for(catalog, run_dir) as tracker:
+    if archived and not blobs:
+        raise CliError("--archived needs the blob store: pass --blobs URL or set $CONSIST_BLOBS")
+    with tracker_for(catalog, run_dir, blobs=blobs if archived else None) as tracker:
         items = plan(tracker)
+        if archived:
+            items += plan_archived(tracker, items)
         if yes:
             for item in items:
                 delete(item)
@@ -154,12 +207,12 @@ def gc_command(
     if not items:
         console.print("nothing to collect: every output file is current or still used")
         return
-    rows = [[i.run_id, i.step, i.key, human_size(i.size), i.path] for i in items]
+    rows = [[i.run_id, i.step, i.key, i.reason, human_size(i.size), i.path] for i in items]
     verb = "deleted" if yes else "would delete"
     console.print(
         table(
             f"{verb} {len(items)} file(s), {human_size(total)}",
-            ["run", "step", "key", "size", "path"],
+            ["run", "step", "key", "why", "size", "path"],
             rows,
         )
     )

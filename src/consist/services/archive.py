@@ -11,12 +11,13 @@ Symbolic links are followed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 import attrs
@@ -24,7 +25,14 @@ import attrs
 from consist.domain.errors import IntegrityError, InvalidInput, MissingFile
 from consist.ports.blobs import BlobStore
 
-__all__ = ["ManifestEntry", "get_tree", "is_manifest", "put_tree", "read_manifest"]
+__all__ = [
+    "ManifestEntry",
+    "get_tree",
+    "is_manifest",
+    "manifest_digest",
+    "put_tree",
+    "read_manifest",
+]
 
 _FORMAT = 1
 _MARKER = b'{"consist_manifest":'
@@ -69,15 +77,43 @@ def put_tree(store: BlobStore, directory: Path) -> str:
         rel: ManifestEntry(store.put(directory / rel), (directory / rel).stat().st_size)
         for rel in _relative_files(directory)
     }
+    with tempfile.TemporaryDirectory(prefix="consist-manifest-") as scratch:
+        manifest = Path(scratch) / "manifest.json"
+        manifest.write_bytes(_manifest_payload(files))
+        return store.put(manifest)
+
+
+def manifest_digest(directory: Path, digest_of: Callable[[Path], str]) -> str:
+    """The digest ``put_tree`` would return for ``directory``, computed without a store.
+
+    Parameters
+    ----------
+    directory
+        The directory to describe.
+    digest_of
+        SHA-256 hex digest of one file's bytes (a memoizing hasher, say).
+
+    Raises
+    ------
+    MissingFile
+        ``directory`` is not a directory.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise MissingFile(f"cannot describe {directory}: no such directory")
+    files = {
+        rel: ManifestEntry(digest_of(directory / rel), (directory / rel).stat().st_size)
+        for rel in _relative_files(directory)
+    }
+    return hashlib.sha256(_manifest_payload(files)).hexdigest()
+
+
+def _manifest_payload(files: Mapping[str, ManifestEntry]) -> bytes:
     document = {
         "consist_manifest": _FORMAT,
         "files": {rel: attrs.asdict(entry) for rel, entry in sorted(files.items())},
     }
-    payload = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-    with tempfile.TemporaryDirectory(prefix="consist-manifest-") as scratch:
-        manifest = Path(scratch) / "manifest.json"
-        manifest.write_bytes(payload)
-        return store.put(manifest)
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
 def is_manifest(store: BlobStore, digest: str) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from consist.domain import Artifact, Direction, Run, RunStatus, Signature, canonical, new_id
+from consist.domain import Artifact, Direction, Run, Signature, canonical, new_id
 from consist.domain.errors import (
     DuplicateRun,
     InvalidCacheMode,
@@ -342,9 +342,7 @@ def _execute(
     except BaseException as exc:
         tracker.end_run(active, error=exc, signature=signature)
         raise
-    run = tracker.end_run(active, signature=signature)
-    if run.status is RunStatus.COMPLETED:
-        tracker.after_complete(active)
+    run = tracker.end_run(active, signature=signature)  # archives outputs when it completes
     return RunResult(run, dict(active.outputs), cache_hit=False, value=value)
 
 

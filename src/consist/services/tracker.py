@@ -44,7 +44,7 @@ from consist.domain.errors import (
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import context, lineage
+from consist.services import context, lineage, sharing
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_reader import LayeredCatalog
@@ -95,6 +95,10 @@ class Tracker(DataVirtualization):
     sidecars
         Write ``<output>.provenance.json`` (run id, signature, hashes) beside
         every output file a completed run produced.
+    archive
+        With a blob store: ``"outputs"`` (default) stores every output a run
+        produced when it completes, ``"none"`` nothing, a list only those keys
+        (see ``docs/blob-storage.md``).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class Tracker(DataVirtualization):
         background_writes: bool = True,
         progress: bool | None = None,
         sidecars: bool = False,
+        archive: str | Sequence[str] = "outputs",
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +135,7 @@ class Tracker(DataVirtualization):
         )
         self.events = EventHooks()
         self.sidecars = sidecars
+        self.archive = sharing.check_archive(archive)
         self._catalog_lock = threading.RLock()
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
         self._reader = LayeredCatalog(catalog, self._catalog_lock)
@@ -263,6 +269,8 @@ class Tracker(DataVirtualization):
         run = run.completed() if error is None else run.failed(type(error).__name__, str(error))
         active.run = run
         if active.persist:
+            if error is None:
+                sharing.archive_outputs(self, active)  # records blob digests on the outputs
             self._persist(active)
             self.snapshots.clear_active(run.id)
             self._signatures[run.id] = run.signature_digest if error is None else None
@@ -442,23 +450,26 @@ class Tracker(DataVirtualization):
         """Why this run was not a cache hit: what differs from the closest earlier run."""
         return explain_run(self, run if isinstance(run, Run) else self.get_run(run))
 
-    def after_complete(self, active: ActiveRun) -> None:
-        """Hook run after a step completes (archiving outputs to the blob store)."""
-        if self.blobs is None:
-            return
-        for artifact in active.outputs.values():
-            path = self.resolve_path(artifact)
-            if path.is_file():
-                self.blobs.put(path)
-
     def restore_from_blobs(self, artifact: Artifact, destination: Path) -> Path | None:
-        """Fetch an artifact's bytes from the blob store, or None if it does not hold them."""
-        digest = artifact.content_hash
-        if self.blobs is None or not digest or len(digest) != 64:
-            return None
-        if not self.blobs.exists(digest):
-            return None
-        return self.blobs.get(digest, destination)
+        """Fetch an artifact's file or directory from the blob store, verified.
+
+        Returns None if there is no blob store or it does not hold the artifact;
+        raises ``IntegrityError`` for corrupted bytes (see ``services/sharing.py``).
+        """
+        return sharing.restore(self, artifact, destination)
+
+    def push(self, run_ids: Sequence[str] | None = None) -> sharing.PushReport:
+        """Publish run snapshots (all, or ``run_ids``) to the blob store; idempotent."""
+        return sharing.push(self, run_ids)
+
+    def pull(self, run_ids: Sequence[str] | None = None) -> sharing.PullReport:
+        """Import snapshots published to the blob store into this catalog and run_dir."""
+        return sharing.pull(self, run_ids)
+
+    def import_record(self, record: RunRecord) -> None:
+        """Adopt another machine's run: write its snapshot here and index it."""
+        self._persist_record(record)
+        self._signatures.pop(record.run.id, None)
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(
@@ -604,6 +615,9 @@ class Tracker(DataVirtualization):
             return path
         if artifact.abs_path and Path(artifact.abs_path).exists():
             return Path(artifact.abs_path)
+        restored = self.restore_from_blobs(artifact, path)  # archived: fetch it back
+        if restored is not None:
+            return restored
         raise MissingFile(missing_artifact_message(artifact, path))
 
     # ------------------------------------------------------------------ persistence

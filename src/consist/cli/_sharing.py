@@ -1,0 +1,83 @@
+"""``consist push`` / ``consist pull``: share run snapshots through a blob store, no server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from consist.cli._common import (
+    BlobsOption,
+    CatalogOption,
+    CliError,
+    JsonOption,
+    RunDirOption,
+    console,
+    emit_json,
+    reports_errors,
+    tracker_for,
+)
+from consist.services.sharing import PullReport
+
+app = typer.Typer()
+
+RunIdsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Run ids (default: every run).", show_default=False),
+]
+
+
+def need_blobs(blobs: str | None, command: str) -> str:
+    if not blobs:
+        raise CliError(f"{command} needs a blob store: pass --blobs URL or set $CONSIST_BLOBS")
+    return blobs
+
+
+@app.command("push")
+@reports_errors
+def push_command(
+    run_ids: RunIdsArgument = None,
+    blobs: BlobsOption = None,
+    catalog: CatalogOption = None,
+    run_dir: RunDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish run snapshots to the blob store so other machines can pull them."""
+    url = need_blobs(blobs, "push")
+    with tracker_for(catalog, run_dir, blobs=url) as tracker:
+        report = tracker.push(run_ids or None)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    console.print(
+        f"published {len(report.published)} run(s), {len(report.unchanged)} already there"
+        + (f", {len(report.skipped)} still running (skipped)" if report.skipped else "")
+    )
+
+
+@app.command("pull")
+@reports_errors
+def pull_command(
+    run_ids: RunIdsArgument = None,
+    blobs: BlobsOption = None,
+    catalog: CatalogOption = None,
+    run_dir: RunDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import runs published to the blob store into this catalog (outputs fetched on demand)."""
+    url = need_blobs(blobs, "pull")
+    with tracker_for(catalog, run_dir, blobs=url, must_exist=False) as tracker:
+        report = tracker.pull(run_ids or None)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    print_pull(report)
+
+
+def print_pull(report: PullReport) -> None:
+    """The human summary of a pull (also used by ``db sync --from``)."""
+    console.print(f"imported {len(report.imported)} run(s), {len(report.unchanged)} already here")
+    if report.conflicts:
+        console.print(f"kept local runs with the same id: {', '.join(report.conflicts)}")
+    if report.refused:
+        console.print(f"unreadable publications skipped: {', '.join(report.refused)}")

@@ -1,0 +1,413 @@
+"""Outputs archived in the blob store, and run snapshots shared through it.
+
+Archiving: when a run completes, the outputs it produced are stored in the
+tracker's blob store (files as blobs, directories as ``put_tree`` manifests)
+and the digest is recorded in the artifact's ``meta``: ``blob_digest`` for a
+file, ``blob_manifest`` for a directory. An artifact's id and ``content_hash``
+are not changed, so archiving never changes a signature. Archiving failures
+are logged and the run completes anyway: its files are still on disk.
+
+Sharing: :func:`push` publishes run snapshots as named objects
+``snapshots/<run_id>.json`` in the same store; :func:`pull` imports them into
+another machine's catalog and run directory, marking each imported run with
+``meta["pulled_from"]`` (the store's URL, without user information or query).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import attrs
+
+from consist.domain import Artifact, Direction, RunRecord, RunStatus
+from consist.domain.errors import (
+    CatalogCorrupt,
+    ConsistError,
+    IntegrityError,
+    InvalidInput,
+    RunNotFound,
+)
+from consist.ports.blobs import BlobStore, SupportsNamedObjects
+from consist.services.archive import get_tree, manifest_digest, put_tree, read_manifest
+from consist.services.snapshots import SNAPSHOT_FORMAT, check_run_id
+
+if TYPE_CHECKING:
+    from consist.services.active_run import ActiveRun
+    from consist.services.tracker import Tracker
+
+__all__ = [
+    "BLOB_DIGEST",
+    "BLOB_MANIFEST",
+    "PULLED_FROM",
+    "SNAPSHOT_PREFIX",
+    "ArchivedCopy",
+    "PullReport",
+    "PushReport",
+    "archive_outputs",
+    "archived_copies",
+    "check_archive",
+    "publishable",
+    "pull",
+    "push",
+    "restore",
+]
+
+logger = logging.getLogger("consist.sharing")
+
+BLOB_DIGEST = "blob_digest"
+BLOB_MANIFEST = "blob_manifest"
+PULLED_FROM = "pulled_from"
+SNAPSHOT_PREFIX = "snapshots/"
+ARCHIVE_POLICIES = ("outputs", "none")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_USERINFO = re.compile(r"//[^/@]*@")
+
+ArchivePolicy = str | tuple[str, ...]
+
+
+def check_archive(policy: str | Sequence[str]) -> ArchivePolicy:
+    """``"outputs"``, ``"none"``, or the output keys to archive (a list of strings).
+
+    Raises
+    ------
+    InvalidInput
+        For any other value.
+    """
+    if isinstance(policy, str):
+        if policy not in ARCHIVE_POLICIES:
+            raise InvalidInput(
+                f"archive must be 'outputs', 'none' or a list of output keys, not {policy!r}"
+            )
+        return policy
+    keys = tuple(policy)
+    if not all(isinstance(key, str) and key for key in keys):
+        raise InvalidInput(f"archive lists output keys, which must be non-empty strings: {keys!r}")
+    return keys
+
+
+def is_digest(value: object) -> TypeGuard[str]:
+    """A SHA-256 hex digest (what a blob is named by)."""
+    return isinstance(value, str) and bool(_DIGEST.match(value))
+
+
+# -- archiving -----------------------------------------------------------------------
+
+
+def archive_outputs(tracker: Tracker, active: ActiveRun) -> None:
+    """Store the outputs ``active`` produced, as its archive policy says; never raises.
+
+    Each archived artifact is linked again with its blob digest in ``meta``, so
+    the run's final snapshot and catalog record carry it.
+    """
+    policy: ArchivePolicy = tracker.archive
+    if tracker.blobs is None or policy == "none" or not active.persist:
+        return
+    for key, artifact in active.outputs.items():
+        if artifact.producer_run_id != active.run.id:
+            continue  # a cache hit's outputs were archived by the run that produced them
+        if isinstance(policy, tuple) and key not in policy:
+            continue
+        if BLOB_DIGEST in artifact.meta or BLOB_MANIFEST in artifact.meta:
+            continue
+        try:
+            archived = _archive_one(tracker, tracker.blobs, artifact)
+        except Exception as exc:  # archiving is a copy; the run's own files stay put
+            logger.warning(
+                "run %r: output %r was not archived to the blob store (%s: %s); "
+                "its file stays local only",
+                active.run.id,
+                key,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        if archived is not None:
+            active.link(archived, Direction.OUTPUT, key)
+
+
+def _archive_one(tracker: Tracker, blobs: BlobStore, artifact: Artifact) -> Artifact | None:
+    try:
+        path = tracker.resolve_path(artifact)
+    except ConsistError:
+        return None  # not a file on this machine (a table, a remote URI)
+    if path.is_dir():
+        digest = put_tree(blobs, path)
+        expected = artifact.content_hash or ""
+        if expected.startswith("dir:") and tracker.hasher.strategy == "full":
+            stored = tree_identity(blobs, digest)
+            if stored != expected:
+                raise IntegrityError(
+                    f"{path} changed after it was logged (recorded {expected}, stored {stored})"
+                )
+        return attrs.evolve(artifact, meta={**artifact.meta, BLOB_MANIFEST: digest})
+    if path.is_file():
+        digest = blobs.put(path)
+        if is_digest(artifact.content_hash) and digest != artifact.content_hash:
+            raise IntegrityError(
+                f"{path} changed after it was logged "
+                f"(recorded {artifact.content_hash}, stored {digest})"
+            )
+        return attrs.evolve(artifact, meta={**artifact.meta, BLOB_DIGEST: digest})
+    return None
+
+
+def tree_identity(blobs: BlobStore, manifest: str) -> str:
+    """The ``dir:`` content hash (full strategy) of the directory a manifest describes."""
+    hasher = hashlib.sha256()
+    for rel, entry in sorted(read_manifest(blobs, manifest).items()):
+        hasher.update(f"{rel}\x00{entry.digest}\n".encode())
+    return f"dir:{hasher.hexdigest()}"
+
+
+# -- fetching --------------------------------------------------------------------------
+
+
+def restore(tracker: Tracker, artifact: Artifact, destination: Path) -> Path | None:
+    """Fetch an artifact's bytes from the blob store to ``destination``, verified.
+
+    Returns None when there is no blob store or it does not hold the artifact.
+
+    Raises
+    ------
+    IntegrityError
+        The stored bytes do not match their digest; ``destination`` is untouched.
+    """
+    blobs = tracker.blobs
+    if blobs is None:
+        return None
+    manifest = artifact.meta.get(BLOB_MANIFEST)
+    digest = artifact.meta.get(BLOB_DIGEST) or artifact.content_hash
+    try:
+        if is_digest(manifest):
+            if not blobs.exists(manifest):
+                return None
+            return get_tree(blobs, manifest, destination)
+        if not is_digest(digest) or not blobs.exists(digest):
+            return None
+        return blobs.get(digest, destination)
+    except IntegrityError:
+        logger.warning(
+            "artifact %r (%s): the blob store returned corrupted bytes; they were refused",
+            artifact.key,
+            artifact.uri,
+        )
+        raise
+
+
+# -- push and pull ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class PushReport:
+    """What :func:`push` did, by run id."""
+
+    published: list[str]
+    unchanged: list[str]
+    skipped: list[str]  # still running: their snapshot is not final
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class PullReport:
+    """What :func:`pull` did, by run id."""
+
+    imported: list[str]
+    unchanged: list[str]
+    conflicts: list[str]  # a local run of this id that was not pulled; left alone
+    refused: list[str]  # unreadable or inconsistent published snapshots
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return attrs.asdict(self)
+
+
+def publishable(record: RunRecord) -> bytes:
+    """The bytes published for a run: canonical JSON, without the ``pulled_from`` mark.
+
+    A pulled run therefore publishes exactly what was pulled, which keeps
+    pushing back to the same store a no-op.
+    """
+    meta = {k: v for k, v in record.run.meta.items() if k != PULLED_FROM}
+    run = attrs.evolve(record.run, meta=meta)
+    document = {"format": SNAPSHOT_FORMAT, **attrs.evolve(record, run=run).to_dict()}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def push(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PushReport:
+    """Publish run snapshots to the blob store (all runs, or ``run_ids``); idempotent.
+
+    Raises
+    ------
+    InvalidInput
+        No blob store, or one that cannot keep named objects.
+    RunNotFound
+        A run id that this tracker does not know.
+    """
+    store = _named_store(tracker, "push")
+    ids = list(run_ids) if run_ids is not None else _local_run_ids(tracker)
+    existing = set(store.list_named(SNAPSHOT_PREFIX))
+    published, unchanged, skipped = [], [], []
+    for run_id in ids:
+        record = _record_of(tracker, run_id)
+        if record.run.status is RunStatus.RUNNING:
+            skipped.append(run_id)
+            continue
+        name = f"{SNAPSHOT_PREFIX}{check_run_id(run_id)}.json"
+        payload = publishable(record)
+        if name in existing and store.read_named(name) == payload:
+            unchanged.append(run_id)
+            continue
+        store.write_named(name, payload)
+        published.append(run_id)
+    return PushReport(published, unchanged, skipped)
+
+
+def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:
+    """Import published snapshots (all, or ``run_ids``) into this tracker's catalog.
+
+    Each is written as a local snapshot (so ``db rebuild`` keeps it) with
+    ``meta["pulled_from"]``. Runs of this machine with the same id are never
+    replaced; a pulled run whose publication changed is updated.
+
+    Raises
+    ------
+    InvalidInput
+        No blob store, or one that cannot keep named objects.
+    """
+    store = _named_store(tracker, "pull")
+    wanted = set(run_ids) if run_ids is not None else None
+    source = source_of(store)
+    report = PullReport([], [], [], [])
+    for name in sorted(store.list_named(SNAPSHOT_PREFIX)):
+        run_id = name[len(SNAPSHOT_PREFIX) :].removesuffix(".json")
+        if not name.endswith(".json") or (wanted is not None and run_id not in wanted):
+            continue
+        payload = store.read_named(name)
+        record = _parse(payload, run_id)
+        if record is None:
+            report.refused.append(run_id)
+            continue
+        local = tracker.snapshots.read(run_id) if tracker.snapshots.exists(run_id) else None
+        if local is not None and publishable(local) == payload:
+            report.unchanged.append(run_id)
+        elif local is not None and PULLED_FROM not in local.run.meta:
+            logger.warning("pull: run %r exists here and was not pulled; kept as is", run_id)
+            report.conflicts.append(run_id)
+        else:
+            run = attrs.evolve(record.run, meta={**record.run.meta, PULLED_FROM: source})
+            tracker.import_record(attrs.evolve(record, run=run))
+            report.imported.append(run_id)
+    return report
+
+
+def source_of(store: object) -> str:
+    """A store's URL for the record: user information and query string removed."""
+    url = str(getattr(store, "url", None) or type(store).__name__)
+    return _USERINFO.sub("//", url).partition("?")[0].partition("#")[0]
+
+
+def _parse(payload: bytes, run_id: str) -> RunRecord | None:
+    try:
+        check_run_id(run_id)
+        record = RunRecord.from_dict(json.loads(payload))
+    except (ValueError, KeyError, TypeError, InvalidInput) as exc:
+        logger.warning("pull: published snapshot of %r is unreadable (%s); skipped", run_id, exc)
+        return None
+    if record.run.id != run_id:
+        logger.warning("pull: snapshots/%s.json holds run %r; skipped", run_id, record.run.id)
+        return None
+    if record.run.status is RunStatus.RUNNING:
+        return None
+    return record
+
+
+def _named_store(tracker: Tracker, action: str) -> Any:
+    store = tracker.blobs
+    if store is None:
+        raise InvalidInput(
+            f"{action} needs a blob store: Tracker(..., blobs='s3://bucket/prefix') "
+            "or --blobs on the command line"
+        )
+    if not isinstance(store, SupportsNamedObjects):
+        raise InvalidInput(f"{type(store).__name__} cannot keep named objects; {action} needs one")
+    return store
+
+
+def _local_run_ids(tracker: Tracker) -> list[str]:
+    return [path.parent.name for path in tracker.snapshots.paths()]
+
+
+def _record_of(tracker: Tracker, run_id: str) -> RunRecord:
+    if tracker.snapshots.exists(run_id):
+        try:
+            return tracker.snapshots.read(run_id)
+        except CatalogCorrupt:
+            pass
+    try:
+        return tracker.get_record(run_id)
+    except RunNotFound:
+        raise RunNotFound(run_id) from None
+
+
+# -- local copies that are safe to delete ------------------------------------------
+
+
+@attrs.frozen
+class ArchivedCopy:
+    """A local output file or directory whose exact bytes the blob store holds."""
+
+    run_id: str
+    step: str | None
+    key: str
+    path: Path
+    digest: str
+
+
+def archived_copies(tracker: Tracker, artifacts: Iterable[Artifact]) -> list[ArchivedCopy]:
+    """The local copies among ``artifacts`` (outputs) that may be deleted and fetched back.
+
+    A copy qualifies when the artifact records a blob digest, the local bytes
+    still hash to it, and the store holds that digest (for a directory: its
+    manifest, read and verified, and every file the manifest lists).
+    """
+    blobs = tracker.blobs
+    if blobs is None:
+        return []
+    found = []
+    for artifact in artifacts:
+        manifest = artifact.meta.get(BLOB_MANIFEST)
+        digest = manifest if is_digest(manifest) else artifact.meta.get(BLOB_DIGEST)
+        if not is_digest(digest) or artifact.producer_run_id is None:
+            continue
+        try:
+            path = tracker.resolve_path(artifact)
+            if not _local_matches(tracker, path, digest, is_dir=digest == manifest):
+                continue
+            if not _stored(blobs, digest, tree=digest == manifest):
+                continue
+            run = tracker.get_run(artifact.producer_run_id)
+        except (ConsistError, OSError):
+            continue
+        found.append(ArchivedCopy(run.id, run.model, artifact.key, path, digest))
+    return found
+
+
+def _local_matches(tracker: Tracker, path: Path, digest: str, *, is_dir: bool) -> bool:
+    if is_dir:
+        return path.is_dir() and manifest_digest(path, tracker.hasher.content_hash) == digest
+    return path.is_file() and tracker.hasher.content_hash(path) == digest
+
+
+def _stored(blobs: BlobStore, digest: str, *, tree: bool) -> bool:
+    if not blobs.exists(digest):
+        return False
+    if not tree:
+        return True
+    return all(blobs.exists(entry.digest) for entry in read_manifest(blobs, digest).values())

@@ -1,0 +1,316 @@
+"""Outputs archived to a blob store, and runs shared between machines through it.
+
+Two "machines" are two trackers with their own run directory and catalog; they
+share one bucket on moto's S3 server (tests.support.s3), spoken to over HTTP.
+Machine A's whole directory is deleted before B reads, so B can only get
+bytes from the bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import consist
+from consist.domain import Direction
+from consist.domain.errors import IntegrityError, InvalidInput, MissingFile
+from consist.services.sharing import BLOB_DIGEST, BLOB_MANIFEST, PULLED_FROM
+from consist_fsspec import FsspecBlobStore
+
+# Distinctive credentials (moto accepts any), so a leak is found by grepping for them.
+ACCESS_KEY = "AKIACONSISTLEAKPROBE1"
+SECRET = "consist-secret-must-never-be-stored"
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def pipeline(calls: Calls) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Two steps: ``prepare`` scales a CSV, ``summarize`` totals it; both count their calls."""
+
+    def prepare(raw: Path, output_paths: dict[str, Path]) -> None:
+        calls.count += 1
+        frame = pd.read_csv(raw)
+        frame.assign(value=frame["value"] * 10).to_csv(output_paths["scaled"], index=False)
+
+    def summarize(scaled: Path, output_paths: dict[str, Path]) -> None:
+        calls.count += 1
+        frame = pd.read_csv(scaled)
+        frame.groupby("group", as_index=False)["value"].sum().to_csv(
+            output_paths["totals"], index=False
+        )
+
+    return prepare, summarize
+
+
+def run_pipeline(tracker: Any, raw: Path, calls: Calls, **options: Any) -> tuple[Any, Any]:
+    prepare, summarize = pipeline(calls)
+    first = tracker.run(
+        prepare,
+        inputs={"raw": raw},
+        output_paths={"scaled": "scaled.csv"},
+        load_inputs=False,
+        **options,
+    )
+    second = tracker.run(
+        summarize,
+        inputs={"scaled": first.outputs["scaled"]},
+        output_paths={"totals": "totals.csv"},
+        load_inputs=False,
+        **options,
+    )
+    return first, second
+
+
+def machine(root: Path, blobs: Any, catalog: str = "duckdb", **options: Any) -> Any:
+    """A tracker with its own run directory, catalog file and copy of the raw input."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "raw.csv").write_text("value,group\n1,a\n2,b\n3,a\n")
+    db = root / ("provenance.duckdb" if catalog == "duckdb" else "provenance.sqlite")
+    return consist.Tracker(
+        root / "runs", db_path=db, blobs=blobs, code_identity="function", **options
+    )
+
+
+@pytest.fixture
+def s3_url(s3_prefix: str) -> str:
+    return f"s3://{s3_prefix}"
+
+
+@pytest.fixture
+def s3_options(s3_endpoint: str) -> dict[str, Any]:
+    return {"client_kwargs": {"endpoint_url": s3_endpoint}, "key": ACCESS_KEY, "secret": SECRET}
+
+
+def s3_machine(root: Path, url: str, options: dict[str, Any], **kw: Any) -> Any:
+    return machine(root, url, storage_options=options, **kw)
+
+
+def a_runs_and_pushes(tmp_path: Path, url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Machine A runs the pipeline, pushes, and disappears; returns what B should see."""
+    calls = Calls()
+    with s3_machine(tmp_path / "a", url, options) as a:
+        first, second = run_pipeline(a, tmp_path / "a" / "raw.csv", calls)
+        pushed = a.push()
+        expected = {
+            "run_ids": (first.run_id, second.run_id),
+            "scaled": a.artifact_path(first.outputs["scaled"]).read_bytes(),
+            "totals": a.artifact_path(second.outputs["totals"]).read_bytes(),
+            "pushed": pushed,
+            "calls": calls.count,
+        }
+    shutil.rmtree(tmp_path / "a")  # machine A is gone: only the bucket remains
+    return expected
+
+
+@pytest.mark.s3
+def test_two_machines_share_runs_and_outputs_through_one_bucket(
+    tmp_path: Path, s3_url: str, s3_options: dict[str, Any]
+) -> None:
+    a = a_runs_and_pushes(tmp_path, s3_url, s3_options)
+    assert a["calls"] == 2
+    assert sorted(a["pushed"].published) == sorted(a["run_ids"])
+
+    calls = Calls()
+    with s3_machine(tmp_path / "b", s3_url, s3_options, catalog="sqlite") as b:
+        report = b.pull()
+        assert sorted(report.imported) == sorted(a["run_ids"])
+        first, second = run_pipeline(b, tmp_path / "b" / "raw.csv", calls)
+        assert calls.count == 0  # neither step ran on B
+        assert (first.cached_from, second.cached_from) == a["run_ids"]
+
+        totals = second.outputs["totals"]
+        local = b.resolve_path(totals)
+        assert local.is_relative_to(tmp_path / "b") and not local.exists()
+        loaded = consist.load(totals, tracker=b)
+        assert local.read_bytes() == a["totals"]  # fetched from the bucket, verified
+        pd.testing.assert_frame_equal(loaded, pd.read_csv(local))
+        local.unlink()
+        consist.load(totals, tracker=b)
+        assert local.read_bytes() == a["totals"]  # fetched again
+
+        # Hydrating a hit on B also comes from the bucket.
+        hit = b.run(
+            pipeline(calls)[0],
+            inputs={"raw": tmp_path / "b" / "raw.csv"},
+            output_paths={"scaled": "scaled.csv"},
+            load_inputs=False,
+            cache_hydration="outputs-all",
+            hydration_dir=tmp_path / "b" / "hydrated",
+        )
+        assert calls.count == 0
+        assert (tmp_path / "b" / "hydrated" / "scaled.csv").read_bytes() == a["scaled"]
+        pulled = b.get_run(a["run_ids"][0])
+        assert pulled.meta[PULLED_FROM] == s3_url
+        assert hit.cache_hit
+        # B pushing back what it pulled changes nothing in the bucket.
+        again = b.push(list(a["run_ids"]))
+        assert again.unchanged == list(a["run_ids"]) and again.published == []
+        records = [b.get_record(run_id).to_dict() for run_id in (first.run_id, second.run_id)]
+
+    # Credentials are nowhere: not in snapshots, the catalog file, or any record.
+    for path in (tmp_path / "b").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data and ACCESS_KEY.encode() not in data, path
+    assert SECRET not in json.dumps(records, default=str)
+
+
+@pytest.mark.s3
+def test_a_tampered_blob_is_refused_not_returned(
+    tmp_path: Path,
+    s3_url: str,
+    s3_options: dict[str, Any],
+    s3_prefix: str,
+    s3_client: Any,
+) -> None:
+    a = a_runs_and_pushes(tmp_path, s3_url, s3_options)
+    with s3_machine(tmp_path / "b", s3_url, s3_options) as b:
+        b.pull()
+        totals = b.get_artifacts_for_run(a["run_ids"][1]).outputs["totals"]
+        digest = totals.meta[BLOB_DIGEST]
+        bucket, _, prefix = s3_prefix.partition("/")
+        key = f"{prefix}/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"group,value\na,999\nb,0\n")
+        with pytest.raises(IntegrityError):
+            consist.load(totals, tracker=b)
+        assert not b.resolve_path(totals).exists()  # nothing half-trusted left behind
+        # Strict validation does not serve the bad bytes either: the step runs again.
+        calls = Calls()
+        _, second = run_pipeline(
+            b, tmp_path / "b" / "raw.csv", calls, validate_cached_outputs="strict"
+        )
+        assert calls.count == 1 and not second.cache_hit
+        assert b.artifact_path(second.outputs["totals"]).read_bytes() == a["totals"]
+
+
+# -- the archive policy ----------------------------------------------------------------
+
+
+def local_store(tmp_path: Path) -> FsspecBlobStore:
+    return FsspecBlobStore(str(tmp_path / "blobs"))
+
+
+def test_outputs_are_archived_by_default_and_identity_is_unchanged(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    with machine(tmp_path / "plain", None) as plain:
+        _, unarchived = run_pipeline(plain, tmp_path / "plain" / "raw.csv", Calls())
+    with machine(tmp_path / "m", store) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+        scaled = first.outputs["scaled"]
+        assert scaled.meta[BLOB_DIGEST] == scaled.content_hash
+        assert set(store.digests()) == {
+            scaled.content_hash,
+            second.outputs["totals"].content_hash,
+        }
+        # The digest is in the snapshot and the catalog, not only in memory.
+        snapshot = json.loads((tmp_path / "m" / "runs" / first.run_id / "consist.json").read_text())
+        assert [a["meta"][BLOB_DIGEST] for a in snapshot["artifacts"] if a["key"] == "scaled"] == [
+            scaled.content_hash
+        ]
+        tracker.flush()
+        assert tracker.catalog.get_record(first.run_id).artifacts_by_direction(Direction.OUTPUT)[
+            "scaled"
+        ].meta[BLOB_DIGEST] == (scaled.content_hash)
+    totals = second.outputs["totals"]
+    assert totals.content_hash == unarchived.outputs["totals"].content_hash
+    assert second.run.signature_digest == unarchived.run.signature_digest
+
+
+def test_archive_none_stores_nothing(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    with machine(tmp_path / "m", store, archive="none") as tracker:
+        first, _ = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+    assert list(store.digests()) == []
+    assert BLOB_DIGEST not in first.outputs["scaled"].meta
+
+
+def test_archive_keys_stores_only_those_outputs(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    with machine(tmp_path / "m", store, archive=["totals"]) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+    assert list(store.digests()) == [second.outputs["totals"].content_hash]
+    assert BLOB_DIGEST not in first.outputs["scaled"].meta
+
+
+def test_an_unknown_archive_policy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="archive"):
+        machine(tmp_path / "m", local_store(tmp_path), archive="everything")
+
+
+def test_a_run_whose_archiving_fails_still_completes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "not-a-directory").write_text("a file where the store's root should be")
+    store = FsspecBlobStore(str(tmp_path / "not-a-directory" / "blobs"))
+    calls = Calls()
+    with caplog.at_level(logging.WARNING), machine(tmp_path / "m", store) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", calls)
+        again, _ = run_pipeline(tracker, tmp_path / "m" / "raw.csv", calls)
+    assert first.run.status.value == "completed" and second.run.status.value == "completed"
+    assert BLOB_DIGEST not in first.outputs["scaled"].meta
+    assert "was not archived" in caplog.text
+    assert again.cache_hit and calls.count == 2
+
+
+# -- directories, strict validation, hydration ---------------------------------------------
+
+
+def write_grid(output_paths: dict[str, Path]) -> None:
+    """A small Zarr-like store: metadata files and chunk files in sub-folders."""
+    root = output_paths["grid"]
+    (root / "temp" / "0").mkdir(parents=True)
+    (root / ".zgroup").write_text('{"zarr_format": 2}')
+    (root / "temp" / ".zarray").write_text('{"chunks": [2, 2], "shape": [4, 2]}')
+    (root / "temp" / "0" / "0").write_bytes(bytes(range(32)))
+    (root / "temp" / "1.0").write_bytes(bytes(range(32, 64)))
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_directory_output_round_trips_through_a_manifest(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    with machine(tmp_path / "m", store) as tracker:
+        result = tracker.run(write_grid, output_paths={"grid": "grid.zarr"})
+        grid = result.outputs["grid"]
+        assert grid.content_hash.startswith("dir:") and BLOB_MANIFEST in grid.meta
+        path = tracker.resolve_path(grid)
+        original = tree(path)
+        shutil.rmtree(path)
+        assert tracker.artifact_path(grid) == path
+        assert tree(path) == original
+        assert len(original) == 4
+
+
+def test_strict_validation_restores_from_blobs_instead_of_executing(tmp_path: Path) -> None:
+    calls = Calls()
+    with machine(tmp_path / "m", local_store(tmp_path)) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", calls)
+        totals = tracker.resolve_path(second.outputs["totals"])
+        content = totals.read_bytes()
+        shutil.rmtree(tmp_path / "m" / "runs" / first.run_id)
+        totals.unlink()
+        _, again = run_pipeline(
+            tracker, tmp_path / "m" / "raw.csv", calls, validate_cached_outputs="strict"
+        )
+        assert calls.count == 2 and again.cache_hit
+        assert totals.read_bytes() == content
+
+
+def test_without_an_archive_a_missing_file_is_still_a_missing_file(tmp_path: Path) -> None:
+    with machine(tmp_path / "m", local_store(tmp_path), archive="none") as tracker:
+        _, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+        tracker.resolve_path(second.outputs["totals"]).unlink()
+        with pytest.raises(MissingFile, match="totals"):
+            consist.load(second.outputs["totals"], tracker=tracker)
