@@ -14,6 +14,7 @@ from typing import Any
 from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
 from consist.container import container_for
 from consist.integrations.containers import run_container_step
+from consist.ports import SupportsTableStore
 from consist.services.tracker import Tracker as _TrackerService
 
 DEFAULT_DB_NAME = "provenance.duckdb"
@@ -80,21 +81,29 @@ class Tracker(_TrackerService):
             tables=_table_settings(tables, catalog if _is_instance(catalog) else catalog_url),
         )
         container = container_for(settings)
+        catalog_built = catalog if _is_instance(catalog) else container.catalog()
         super().__init__(
             run_dir,
-            catalog=catalog if _is_instance(catalog) else container.catalog(),
+            catalog=catalog_built,
             blobs=blobs if _is_instance(blobs) else container.blobs(),
-            tables=tables if _is_instance(tables) else container.tables(),
+            tables=tables
+            if _is_instance(tables)
+            else self._default_tables(catalog_built, container),
             mounts=mounts,
             schemas=schemas,
             **options,
         )
         self.step_executors["container"] = run_container_step
-        if getattr(self.tables, "shares_catalog", False):
-            # Open and close the data connection only while the catalog holds the
-            # file open (see LeasedTableStore.guard).
-            self.tables.guard = getattr(self.catalog, "_lease", self.tables.guard)  # type: ignore[union-attr]
         self.start_view_maintenance()
+
+    @staticmethod
+    def _default_tables(catalog: Any, container: Any) -> Any:
+        """Data tables in the catalog's own database when it can hold them (one
+        connection per file), else the configured store."""
+        settings_share = container.config.tables.shares_catalog()
+        if settings_share and isinstance(catalog, SupportsTableStore):
+            return catalog.table_store()
+        return container.tables()
 
     @staticmethod
     def _catalog_url(run_dir: Any, db_path: Any, catalog: Any) -> str:

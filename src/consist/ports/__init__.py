@@ -1,7 +1,13 @@
 """The ports: small Protocols the services talk to; adapters implement them."""
 
 from consist.ports.blobs import BlobStore, SupportsNamedObjects
-from consist.ports.catalog import Catalog, SupportsIntegrityCheck, SupportsSQL, SupportsVacuum
+from consist.ports.catalog import (
+    Catalog,
+    SupportsIntegrityCheck,
+    SupportsSQL,
+    SupportsTableStore,
+    SupportsVacuum,
+)
 from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
 from consist.ports.tables import TableStore
 
@@ -14,6 +20,7 @@ __all__ = [
     "SupportsIntegrityCheck",
     "SupportsNamedObjects",
     "SupportsSQL",
+    "SupportsTableStore",
     "SupportsVacuum",
     "TableStore",
     "TaskOutcome",

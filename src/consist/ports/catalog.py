@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
+from consist.ports.tables import TableStore
 
 
 class Catalog(Protocol):
@@ -91,3 +92,14 @@ class SupportsIntegrityCheck(Protocol):
     def check(self) -> list[str]:
         """Problems found in the stored catalog (empty when healthy)."""
         ...
+
+
+@runtime_checkable
+class SupportsTableStore(Protocol):
+    """A catalog whose own database can also hold ingested rows (DuckDB).
+
+    The returned TableStore shares the catalog's connection, so catalog tables
+    and data views answer one SQL statement together.
+    """
+
+    def table_store(self) -> TableStore: ...

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +21,9 @@ from consist.domain.errors import (
 )
 from consist.domain.facets import facet_id, flatten
 from consist.domain.signature import Signature
+
+if TYPE_CHECKING:
+    from ._tables import DuckDBTableStore
 
 from ._connection import (
     DEFAULT_KEEP_OPEN,
@@ -237,6 +240,12 @@ class DuckDBCatalog:
         if not self._migrated:
             migrate(conn, self._db.path)
             self._migrated = True
+
+    def table_store(self) -> DuckDBTableStore:
+        """A TableStore on this catalog's own file and connection (``SupportsTableStore``)."""
+        from ._tables import DuckDBTableStore
+
+        return DuckDBTableStore.sharing(self.url, self._lease)
 
     @contextmanager
     def _lease(self) -> Iterator[duckdb.DuckDBPyConnection]:

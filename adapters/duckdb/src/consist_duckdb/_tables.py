@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
@@ -61,6 +62,12 @@ def _with_artifact_id(data: pa.Table, artifact_id: str) -> pa.Table:
     return data
 
 
+def _prepare(con: duckdb.DuckDBPyConnection) -> None:
+    # Hybrid views re-read the same Parquet footers on every query; DuckDB
+    # checks each file's modification time before reusing a cached one.
+    con.execute("SET parquet_metadata_cache = true")
+
+
 class DuckDBTableStore:
     """TableStore on one DuckDB database: ``duckdb:///abs/path.duckdb`` or ``duckdb://:memory:``.
 
@@ -79,19 +86,49 @@ class DuckDBTableStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
+        self._borrowed: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None
+        self._borrowed = None
+        # True when the tables live in a catalog's own database (see ``sharing``).
+        self.shares_catalog = False
         with translated(f"opening {url}"):
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(database_of(url))
-            # Hybrid views re-read the same Parquet footers on every query; DuckDB
-            # checks each file's modification time before reusing a cached one.
-            self._con.execute("SET parquet_metadata_cache = true")
+            _prepare(self._con)
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            raise InvalidInput(f"table store {self.url} is closed; open a new one")
-        return self._con
+    @classmethod
+    def sharing(
+        cls,
+        url: str,
+        lease: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    ) -> DuckDBTableStore:
+        """A store that borrows another owner's connection (the catalog's) for each call.
 
-    def _columns(self, table: str) -> set[str]:
-        rows = self._connection().execute(_COLUMNS, [table]).fetchall()
+        One connection per database file per process: DuckDB's in-process
+        instance cache is not safe against one thread opening a file while
+        another closes it, and two owners would also hold the file lock twice.
+        """
+        store = cls.__new__(cls)
+        store.url = url
+        store._lock = threading.RLock()
+        store._con = None
+        store._borrowed = lease
+        store.shares_catalog = True
+        return store
+
+    @contextmanager
+    def _use(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            if self._borrowed is not None:
+                with self._borrowed() as con:
+                    _prepare(con)
+                    yield con
+                return
+            if self._con is None:
+                raise InvalidInput(f"table store {self.url} is closed; open a new one")
+            yield self._con
+
+    @staticmethod
+    def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+        rows = con.execute(_COLUMNS, [table]).fetchall()
         # DuckDB matches column names without regard to case.
         return {name.lower() for (name,) in rows}
 
@@ -126,8 +163,7 @@ class DuckDBTableStore:
         """
         name = quote_identifier(validate_view_name(table))
         incoming = _with_artifact_id(_as_arrow(data), artifact_id)
-        with self._lock, translated(f"writing artifact {artifact_id!r} to table {table!r}"):
-            con = self._connection()
+        with translated(f"writing artifact {artifact_id!r} to table {table!r}"), self._use() as con:
             con.register(_INCOMING, incoming)
             try:
                 con.begin()
@@ -144,7 +180,7 @@ class DuckDBTableStore:
     def _replace_rows(
         self, con: duckdb.DuckDBPyConnection, table: str, name: str, artifact_id: str
     ) -> None:
-        existing = self._columns(table)
+        existing = self._columns(con, table)
         if not existing:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {_INCOMING}")
             return
@@ -161,13 +197,13 @@ class DuckDBTableStore:
     def has_rows(self, table: str, artifact_id: str) -> bool:
         """Whether ``table`` holds rows of ``artifact_id`` (False when there is no such table)."""
         name = quote_identifier(validate_view_name(table))
-        with self._lock, translated(f"looking up artifact {artifact_id!r} in {table!r}"):
-            if ARTIFACT_COLUMN not in self._columns(table):
+        with translated(f"looking up artifact {artifact_id!r} in {table!r}"), self._use() as con:
+            if ARTIFACT_COLUMN not in self._columns(con, table):
                 return False
             sql = f"SELECT 1 FROM {name} WHERE {ARTIFACT_COLUMN} = ? LIMIT 1"
             # fetchall, not fetchone: DuckDB 2 refuses new statements on a
             # connection whose last result was not read to the end.
-            return bool(self._connection().execute(sql, [artifact_id]).fetchall())
+            return bool(con.execute(sql, [artifact_id]).fetchall())
 
     def create_view(self, name: str, select_sql: str) -> None:
         """Create or replace the view ``name`` as ``select_sql`` (trusted SQL text).
@@ -180,8 +216,8 @@ class DuckDBTableStore:
             DuckDB cannot bind ``select_sql`` (a missing file or table, a bad column).
         """
         quoted = quote_identifier(validate_view_name(name))
-        with self._lock, translated(f"creating view {name!r}"):
-            self._connection().execute(f"CREATE OR REPLACE VIEW {quoted} AS {select_sql}")
+        with translated(f"creating view {name!r}"), self._use() as con:
+            con.execute(f"CREATE OR REPLACE VIEW {quoted} AS {select_sql}")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Rows of ``sql`` as a ``pyarrow.Table``; pass values as ``?`` parameters.
@@ -191,8 +227,8 @@ class DuckDBTableStore:
         CatalogError
             The statement fails.
         """
-        with self._lock, translated("query"):
-            relation = self._connection().sql(sql, params=list(params) if params else None)
+        with translated("query"), self._use() as con:
+            relation = con.sql(sql, params=list(params) if params else None)
             if relation is None:  # a statement without a result set
                 return pa.table({})
             # DuckDB 1.4 renamed Relation.arrow() to to_arrow_table().
@@ -201,11 +237,11 @@ class DuckDBTableStore:
 
     def tables(self) -> list[str]:
         """Names of the ingested tables (those with a ``consist_artifact_id`` column), sorted."""
-        with self._lock, translated("listing tables"):
-            return [name for (name,) in self._connection().execute(_INGESTED_TABLES).fetchall()]
+        with translated("listing tables"), self._use() as con:
+            return [name for (name,) in con.execute(_INGESTED_TABLES).fetchall()]
 
     def close(self) -> None:
-        """Close the connection; safe to call twice."""
+        """Close the connection (a borrowed one stays with its owner); safe to call twice."""
         with self._lock:
             if self._con is not None:
                 self._con.close()
