@@ -314,3 +314,32 @@ def test_without_an_archive_a_missing_file_is_still_a_missing_file(tmp_path: Pat
         tracker.resolve_path(second.outputs["totals"]).unlink()
         with pytest.raises(MissingFile, match="totals"):
             consist.load(second.outputs["totals"], tracker=tracker)
+
+
+def test_a_manual_run_archives_its_outputs_when_it_ends(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    with machine(tmp_path / "m", store) as tracker, tracker.start_run("manual", "export") as run:
+        (run.workspace / "report.txt").write_text("done\n")
+        logged = run.log_output(run.workspace / "report.txt", "report")
+        assert BLOB_DIGEST not in logged.meta  # not yet: the run has not ended
+    record = json.loads((tmp_path / "m" / "runs" / "manual" / "consist.json").read_text())
+    (artifact,) = record["artifacts"]
+    assert artifact["meta"][BLOB_DIGEST] == logged.content_hash
+    assert list(store.digests()) == [logged.content_hash]
+
+
+def test_pull_never_replaces_a_local_run_with_the_same_id(tmp_path: Path) -> None:
+    store = local_store(tmp_path)
+    for name, text in (("a", "from a\n"), ("b", "from b\n")):
+        with machine(tmp_path / name, store) as tracker:
+            with tracker.start_run("shared-id", "export") as run:
+                (run.workspace / "out.txt").write_text(text)
+                run.log_output(run.workspace / "out.txt", "out")
+            if name == "a":
+                assert tracker.push().published == ["shared-id"]
+            else:
+                report = tracker.pull()
+                assert report.conflicts == ["shared-id"] and report.imported == []
+                kept = tracker.get_artifacts_for_run("shared-id").outputs["out"]
+                assert tracker.artifact_path(kept).read_text() == "from b\n"
+                assert PULLED_FROM not in tracker.get_run("shared-id").meta
