@@ -155,7 +155,9 @@ def test_a_damaged_file_is_catalog_corrupt_with_the_remedy(db_path: Path, damage
         catalog.record_many(_record(f"r{i}", i, config={"pad": "x" * 200}) for i in range(2000))
         catalog.close()
         data = db_path.read_bytes()
-        db_path.write_bytes(data[: len(data) // 2])
+        # Keep the file headers, lose every data block: where a cut at some
+        # other point lands decides whether the tables read still survive.
+        db_path.write_bytes(data[: 3 * 4096 + 512])
     with pytest.raises(CatalogCorrupt) as caught:
         catalog = DuckDBCatalog(f"duckdb:///{db_path}")
         catalog.run_ids()
