@@ -23,7 +23,7 @@ BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 # Pages written before this convention existed; their owners convert them.
-NOT_YET_CONVERTED = {"blob-storage.md", "catalogs.md", "checkpoints.md", "containers.md"}
+NOT_YET_CONVERTED: set[str] = set()
 
 
 @attrs.frozen

@@ -101,6 +101,13 @@ class SQLiteFile:
         self.lock_timeout = lock_timeout
         self.mutex = threading.RLock()
         self.db: sqlite_utils.Database | None = None
+        if path != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(
+                    f"cannot create the folder for the catalog {path}: {exc}"
+                ) from None
         try:
             conn = sqlite3.connect(
                 path, timeout=_BUSY_SLICE_MS / 1000, isolation_level=None, check_same_thread=False
