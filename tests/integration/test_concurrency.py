@@ -43,9 +43,12 @@ def test_four_processes_hundred_runs_each_lose_nothing(tmp_path: Path, scheme: s
     catalog = f"{scheme}:///{tmp_path}/shared.{suffix}"
     run_dir = tmp_path / "runs"
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(run_dir), catalog, str(w),
-                          str(RUNS_EACH)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(run_dir), catalog, str(w), str(RUNS_EACH)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for w in range(WORKERS)
     ]
     results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
