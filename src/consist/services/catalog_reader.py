@@ -4,11 +4,14 @@ Catalog writes happen on a background thread. Rather than waiting for them
 before every read, the Tracker keeps the records it wrote in an in-memory
 catalog and layers it over the durable one: its own runs answer from memory,
 everything else from the catalog, merged newest first.
+
+Reads of the durable catalog take no lock here: every adapter synchronises its
+own access, and the DuckDB one lets reads proceed while the writer thread
+writes (a read-only cursor beside the write connection).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import attrs
@@ -22,10 +25,9 @@ from consist.ports import Catalog
 class LayeredCatalog:
     """Own recent records (memory) over the durable catalog, with the same read methods."""
 
-    def __init__(self, durable: Catalog, lock: threading.RLock) -> None:
+    def __init__(self, durable: Catalog) -> None:
         self.durable = durable
         self.recent = InMemoryCatalog()
-        self._lock = lock
 
     def remember(self, record: RunRecord) -> None:
         self.recent.record(record)
@@ -34,22 +36,19 @@ class LayeredCatalog:
         try:
             return self.recent.get_run(run_id)
         except RunNotFound:
-            with self._lock:
-                return self.durable.get_run(run_id)
+            return self.durable.get_run(run_id)
 
     def get_record(self, run_id: str) -> RunRecord:
         try:
             return self.recent.get_record(run_id)
         except RunNotFound:
-            with self._lock:
-                return self.durable.get_record(run_id)
+            return self.durable.get_record(run_id)
 
     def find_runs(self, query: RunQuery) -> list[Run]:
         own = self.recent.find_runs(attrs.evolve(query, limit=None))
         own_ids = self.recent.run_ids()
         widened = query.limit + len(own_ids) if query.limit is not None else None
-        with self._lock:
-            theirs = self.durable.find_runs(attrs.evolve(query, limit=widened))
+        theirs = self.durable.find_runs(attrs.evolve(query, limit=widened))
         merged = newest_first([*own, *(r for r in theirs if r.id not in own_ids)])
         return merged[: query.limit] if query.limit is not None else merged
 
@@ -59,8 +58,7 @@ class LayeredCatalog:
         own = self.recent.find_by_signature(signature)
         if own is not None:
             return own
-        with self._lock:
-            return self.durable.find_by_signature(signature)
+        return self.durable.find_by_signature(signature)
 
     def find_produced(self, content_hash: str) -> list[Artifact]:
         """Artifacts with these bytes that a run produced: our own if any, else the catalog's."""
@@ -71,29 +69,25 @@ class LayeredCatalog:
         ]
         if own:
             return own
-        with self._lock:
-            found = self.durable.find_artifacts(content_hash=content_hash)
+        found = self.durable.find_artifacts(content_hash=content_hash)
         return [a for a in found if a.producer_run_id is not None]
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         try:
             return self.recent.get_artifact(artifact_id)
         except ArtifactNotFound:
-            with self._lock:
-                return self.durable.get_artifact(artifact_id)
+            return self.durable.get_artifact(artifact_id)
 
     def find_artifacts(self, **filters: Any) -> list[Artifact]:
         own = self.recent.find_artifacts(**filters)
         known = {a.id for a in own}
-        with self._lock:
-            theirs = self.durable.find_artifacts(**filters)
+        theirs = self.durable.find_artifacts(**filters)
         merged = [*own, *(a for a in theirs if a.id not in known)]
         return sorted(merged, key=lambda a: (a.created_at, a.id), reverse=True)
 
     def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
         own_runs = self.recent.run_ids()
-        with self._lock:
-            theirs = self.durable.links_of_artifact(artifact_id)
+        theirs = self.durable.links_of_artifact(artifact_id)
         return [
             *self.recent.links_of_artifact(artifact_id),
             *(link for link in theirs if link.run_id not in own_runs),

@@ -138,7 +138,7 @@ class Tracker(DataVirtualization):
         self.archive = sharing.check_archive(archive)
         self._catalog_lock = threading.RLock()
         self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
-        self._reader = LayeredCatalog(catalog, self._catalog_lock)
+        self._reader = LayeredCatalog(catalog)
         self._signatures: dict[str, str | None] = {}
         self._raw_hashes: dict[str, float] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()

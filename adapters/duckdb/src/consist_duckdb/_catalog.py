@@ -252,6 +252,12 @@ class DuckDBCatalog:
         with self._db.lease() as conn:
             yield conn
 
+    @contextmanager
+    def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reads: they proceed while another thread writes."""
+        with self._db.read_lease() as conn:
+            yield conn
+
     # -- writing -------------------------------------------------------------
 
     def record(self, record: RunRecord) -> None:
@@ -287,7 +293,7 @@ class DuckDBCatalog:
     # -- reading -------------------------------------------------------------
 
     def get_record(self, run_id: str) -> RunRecord:
-        with self._lease() as conn:
+        with self._read() as conn:
             run = self._get_run(conn, run_id)
             links = [
                 RunArtifactLink(*row)
@@ -312,7 +318,7 @@ class DuckDBCatalog:
         return RunRecord(run, tuple(ordered.values()), tuple(links))
 
     def get_run(self, run_id: str) -> Run:
-        with self._lease() as conn:
+        with self._read() as conn:
             return self._get_run(conn, run_id)
 
     def _get_run(self, conn: duckdb.DuckDBPyConnection, run_id: str) -> Run:
@@ -350,7 +356,7 @@ class DuckDBCatalog:
             if query.limit is not None:
                 sql += " LIMIT ?"
                 params.append(query.limit)
-        with self._lease() as conn:
+        with self._read() as conn:
             runs = [_run_from_row(row) for row in conn.execute(sql, params).fetchall()]
         if narrowed:
             runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
@@ -362,7 +368,7 @@ class DuckDBCatalog:
         return found[0] if found else None
 
     def get_artifact(self, artifact_id: str) -> Artifact:
-        with self._lease() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_ARTIFACT_SELECT} FROM artifacts WHERE id = ?", [artifact_id]
             ).fetchall()
@@ -383,12 +389,12 @@ class DuckDBCatalog:
         sql = f"SELECT {_ARTIFACT_SELECT} FROM artifacts"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._lease() as conn:
+        with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY created_at DESC, id DESC", params).fetchall()
         return [_artifact_from_row(row) for row in rows]
 
     def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
-        with self._lease() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 """SELECT run_id, artifact_id, direction, key FROM run_artifact_links
                    WHERE artifact_id = ? ORDER BY run_id, position""",
@@ -397,7 +403,7 @@ class DuckDBCatalog:
         return [RunArtifactLink(*row) for row in rows]
 
     def run_ids(self) -> set[str]:
-        with self._lease() as conn:
+        with self._read() as conn:
             return {row[0] for row in conn.execute("SELECT id FROM runs").fetchall()}
 
     # -- capabilities --------------------------------------------------------

@@ -143,9 +143,13 @@ class LeasedDatabase:
         # Held at least this long before stepping aside for a waiting process,
         # so that a queue of writers still batches a few operations per open.
         self._min_slice = min(0.25, max_hold)
-        self._mutex = threading.RLock()
+        self._mutex = threading.RLock()  # connection state and user counts, held briefly
+        self._write_turn = threading.RLock()
+        self._read_turn = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
+        self._reader: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
+        self._readers = 0
         self._opened_at = 0.0
         self._opened_wall_ns = 0
         self._last_used = 0.0
@@ -159,19 +163,23 @@ class LeasedDatabase:
 
     @contextmanager
     def lease(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one operation; nested leases share it.
+        """The write connection for one operation; nested leases share it.
 
         Raises
         ------
         CatalogLocked, CatalogCorrupt, CatalogError
             Translated from whatever DuckDB raised.
         """
-        with self._mutex:
-            if self._depth == 0:
-                self._ensure_fresh()
-            conn = self._conn
-            assert conn is not None
-            self._depth += 1
+        # Writers take turns on the one write connection; the state lock is
+        # held only to open it and count users, so readers are never queued
+        # behind a write in progress.
+        with self._write_turn:
+            with self._mutex:
+                if self._depth == 0 and self._readers == 0:
+                    self._ensure_fresh()
+                conn = self._conn
+                assert conn is not None
+                self._depth += 1
             failed = False
             try:
                 yield conn
@@ -184,9 +192,47 @@ class LeasedDatabase:
                 failed = True
                 raise
             finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._after_use(failed)
+                with self._mutex:
+                    self._depth -= 1
+                    if self._depth == 0 and self._readers == 0:
+                        self._after_use(failed)
+
+    @contextmanager
+    def read_lease(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The read cursor for one read; it proceeds while a write holds :meth:`lease`.
+
+        The cursor is a second connection to the same DuckDB instance, made when
+        the write connection opens: a read sees the last committed state and
+        does not wait for a write in progress on another thread.
+
+        Raises
+        ------
+        CatalogLocked, CatalogCorrupt, CatalogError
+            Translated from whatever DuckDB raised.
+        """
+        with self._read_turn:
+            with self._mutex:
+                if self._depth == 0 and self._readers == 0:
+                    self._ensure_fresh()
+                cursor = self._reader
+                assert cursor is not None
+                self._readers += 1
+            failed = False
+            try:
+                yield cursor
+            except duckdb.Error as exc:
+                failed = True
+                raise translate(exc, self.path) from None
+            except ConsistError:
+                raise
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                with self._mutex:
+                    self._readers -= 1
+                    if self._depth == 0 and self._readers == 0:
+                        self._after_use(failed)
 
     def close(self) -> None:
         with self._mutex:
@@ -198,6 +244,11 @@ class LeasedDatabase:
             self._release()
         if self._conn is None:
             self._conn = self._open()
+            try:
+                self._reader = self._conn.cursor()
+            except duckdb.Error as exc:
+                self._release()
+                raise translate(exc, self.path) from None
             self._opened_at = time.monotonic()
             self._opened_wall_ns = time.time_ns()
 
@@ -256,9 +307,10 @@ class LeasedDatabase:
         if self.in_memory:
             return
         held = self._last_used - self._opened_at
-        if failed or held >= self._max_hold:
+        idle = self._readers == 0 and self._depth == 0  # no cursor may outlive its connection
+        if idle and (failed or held >= self._max_hold):
             self._release()
-        elif held >= self._min_slice and self._gate.someone_waiting(self._opened_wall_ns):
+        elif idle and held >= self._min_slice and self._gate.someone_waiting(self._opened_wall_ns):
             self._release()
             # Give the waiting process a head start before we queue again.
             self._resume_after = time.monotonic() + random.uniform(0.01, 0.04)
@@ -275,19 +327,22 @@ class LeasedDatabase:
                     self._reaper = None
                     return
                 wait = self._last_used + self._keep_open - time.monotonic()
-                if wait <= 0 and self._depth == 0:
+                if wait <= 0 and self._depth == 0 and self._readers == 0:
                     self._release()
                     self._reaper = None
                     return
             time.sleep(max(wait, 0.005))
 
     def _release(self) -> None:
+        reader, self._reader = self._reader, None
         conn, self._conn = self._conn, None
+        for handle in (reader, conn):
+            if handle is not None:
+                try:
+                    handle.close()
+                except duckdb.Error:
+                    pass
         if conn is not None:
-            try:
-                conn.close()
-            except duckdb.Error:
-                pass
             self._gate.release()
 
 
