@@ -61,6 +61,10 @@ class InMemoryCatalog:
             artifacts = {link.artifact_id: self._artifacts[link.artifact_id] for link in links}
             return RunRecord(run, tuple(artifacts.values()), links)
 
+    def has_run(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._runs
+
     def get_run(self, run_id: str) -> Run:
         with self._lock:
             try:

@@ -4,6 +4,7 @@ from consist.ports.blobs import BlobStore, SupportsNamedObjects
 from consist.ports.catalog import (
     Catalog,
     SupportsIntegrityCheck,
+    SupportsRunExists,
     SupportsSQL,
     SupportsTableStore,
     SupportsVacuum,
@@ -19,6 +20,7 @@ __all__ = [
     "Executor",
     "SupportsIntegrityCheck",
     "SupportsNamedObjects",
+    "SupportsRunExists",
     "SupportsSQL",
     "SupportsTableStore",
     "SupportsVacuum",

@@ -103,3 +103,10 @@ class SupportsTableStore(Protocol):
     """
 
     def table_store(self) -> TableStore: ...
+
+
+@runtime_checkable
+class SupportsRunExists(Protocol):
+    """A catalog that can tell whether a run id is taken more cheaply than ``get_run``."""
+
+    def has_run(self, run_id: str) -> bool: ...

@@ -19,7 +19,7 @@ import attrs
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
 from consist.domain.errors import ArtifactNotFound, RunNotFound
 from consist.memory import InMemoryCatalog, newest_first
-from consist.ports import Catalog
+from consist.ports import Catalog, SupportsRunExists
 
 
 class LayeredCatalog:
@@ -37,6 +37,17 @@ class LayeredCatalog:
             return self.recent.get_run(run_id)
         except RunNotFound:
             return self.durable.get_run(run_id)
+
+    def has_run(self, run_id: str) -> bool:
+        if self.recent.has_run(run_id):
+            return True
+        if isinstance(self.durable, SupportsRunExists):
+            return self.durable.has_run(run_id)
+        try:
+            self.durable.get_run(run_id)
+        except RunNotFound:
+            return False
+        return True
 
     def get_record(self, run_id: str) -> RunRecord:
         try:

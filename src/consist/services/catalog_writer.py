@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
-from consist.domain import RunRecord
+from consist.domain import RunRecord, RunStatus
 from consist.ports import Catalog
 from consist.services.snapshots import SnapshotStore
 
 logger = logging.getLogger("consist.catalog")
 _STOP = object()
 _MAX_BATCH = 256
+_LINGER_SECONDS = 0.25
 
 
 class CatalogWriter:
@@ -75,11 +77,7 @@ class CatalogWriter:
             # Take whatever else is already queued: one transaction for many
             # records is far cheaper than one each, and a run's start record
             # is superseded by its end record if both are waiting.
-            while len(batch) < _MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            self._gather(batch)
             try:
                 records = [item for item in batch if item is not _STOP]
                 if records:
@@ -89,6 +87,33 @@ class CatalogWriter:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _gather(self, batch: list[Any]) -> None:
+        """Add what else is queued to ``batch``; linger briefly while it holds running runs.
+
+        A short run's start and end records usually arrive within a fraction of
+        a second: waiting that long lets the end supersede the start, halving
+        catalog writes (and the churn they leave in the file). A long run still
+        shows as running almost at once.
+        """
+        deadline = time.monotonic() + _LINGER_SECONDS
+        while len(batch) < _MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            records = [r for r in batch if r is not _STOP]
+            running = {r.run.id for r in records if r.run.status is RunStatus.RUNNING}
+            ended = {r.run.id for r in records if r.run.status is not RunStatus.RUNNING}
+            waiting = running - ended
+            remaining = deadline - time.monotonic()
+            if not waiting or _STOP in batch or remaining <= 0:
+                return
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                return
 
     def _write_batch(self, records: list[RunRecord]) -> None:
         latest = {record.run.id: record for record in records}

@@ -684,13 +684,7 @@ class Tracker(DataVirtualization):
         return self._run_exists(run_id)
 
     def _run_exists(self, run_id: str) -> bool:
-        if self.snapshots.exists(run_id):
-            return True
-        try:
-            self.get_run(run_id)
-        except RunNotFound:
-            return False
-        return True
+        return self.snapshots.exists(run_id) or self._reader.has_run(run_id)
 
     def close(self) -> None:
         """Finish pending catalog writes and release adapters. Safe to call twice."""

@@ -317,6 +317,11 @@ class DuckDBCatalog:
         ordered = {link.artifact_id: found[link.artifact_id] for link in links}
         return RunRecord(run, tuple(ordered.values()), tuple(links))
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether ``run_id`` is taken (``SupportsRunExists``): no row is decoded."""
+        with self._read() as conn:
+            return bool(conn.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall())
+
     def get_run(self, run_id: str) -> Run:
         with self._read() as conn:
             return self._get_run(conn, run_id)
