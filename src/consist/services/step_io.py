@@ -207,7 +207,7 @@ def record_return_value(
 
 
 def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> Artifact:
-    from consist.services.tracker import safe_file_stem, write_parquet
+    from consist.services.tracker_artifacts import safe_file_stem, write_parquet
 
     if isinstance(value, Artifact):
         active.link(value, Direction.OUTPUT, key)

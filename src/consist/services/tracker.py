@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,8 @@ import attrs
 
 from consist.domain import (
     Artifact,
-    Direction,
     MountTable,
     Run,
-    RunQuery,
     RunRecord,
     RunStatus,
     Signature,
@@ -33,20 +29,16 @@ from consist.domain import (
     merkle_identity,
 )
 from consist.domain.errors import (
-    ArtifactNotFound,
     ConsistError,
     DuplicateRun,
     InvalidInput,
-    MissingFile,
     NotFound,
-    RunNotFound,
 )
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import context, lineage, sharing
+from consist.services import context, sharing
 from consist.services.active_run import ActiveRun
-from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_reader import LayeredCatalog
 from consist.services.catalog_writer import CatalogWriter
 from consist.services.code_identity import CodeIdentity, code_hash
@@ -55,26 +47,20 @@ from consist.services.engine import STEP_ATTRIBUTE, RunResult, build_request, ru
 from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
-from consist.services.lineage import LineageNode
 from consist.services.provenance import write_sidecar
 from consist.services.snapshots import SnapshotStore, check_run_id
+from consist.services.tracker_artifacts import (
+    ArtifactLogging,
+)
+from consist.services.tracker_queries import RunQueries
 
 logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
-RAW_INPUT_MEMORY_SECONDS = 10.0
 # Runs a step some other way than calling a function: (tracker, fn, options) -> result.
 StepExecutor = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
 
 
-@attrs.frozen
-class RunArtifacts:
-    """A run's artifacts by key: ``.inputs`` and ``.outputs``."""
-
-    inputs: Mapping[str, Artifact]
-    outputs: Mapping[str, Artifact]
-
-
-class Tracker(DataVirtualization):
+class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
     """Records runs and their artifacts, decides cache hits, answers queries.
 
     Parameters
@@ -471,155 +457,6 @@ class Tracker(DataVirtualization):
         self._persist_record(record)
         self._signatures.pop(record.run.id, None)
 
-    # ------------------------------------------------------------------ artifacts
-    def log_artifact(
-        self,
-        path: str | os.PathLike[str] | Artifact,
-        key: str | None = None,
-        direction: str = "output",
-        *,
-        driver: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-        content_hash: str | None = None,
-        force_hash_override: bool = False,
-        validate_content_hash: bool = False,
-        profile_file_schema: bool = False,
-        file_schema_sample_rows: int | None = None,
-        facet: Mapping[str, Any] | None = None,
-        run: ActiveRun | None = None,
-        **meta_kwargs: Any,
-    ) -> Artifact:
-        """Log a file or directory as an input or output of the active run.
-
-        Returns the Artifact: portable URI, content hash, size, driver. An input
-        that an earlier run produced links to that run's artifact (same id).
-
-        Raises
-        ------
-        MissingInputFile, MissingOutputFile
-            If nothing exists at ``path``.
-        HashConflict
-            If ``content_hash`` contradicts what is known about the file.
-        """
-        active = run or context.current_run("log_artifact")
-        merged_meta = {**(meta or {}), **meta_kwargs}
-        return log_path(
-            self,
-            active,
-            path,
-            key=key,
-            direction=direction_of(direction),
-            driver=driver,
-            meta=canonical.normalize(merged_meta, "meta"),  # type: ignore[arg-type]
-            content_hash=content_hash,
-            force_hash_override=force_hash_override,
-            validate_content_hash=validate_content_hash,
-            profile_file_schema=profile_file_schema,
-            file_schema_sample_rows=file_schema_sample_rows,
-            facet=facet,
-        )
-
-    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.log_artifact(path, key, "input", **options)
-
-    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.log_artifact(path, key, "output", **options)
-
-    def log_artifacts(
-        self,
-        paths: Mapping[str, str | os.PathLike[str] | Artifact],
-        *,
-        direction: str = "output",
-        metadata_by_key: Mapping[str, Mapping[str, Any]] | None = None,
-        run: ActiveRun | None = None,
-        **common_meta: Any,
-    ) -> dict[str, Artifact]:
-        """Log several paths at once: ``{key: path}``; common metadata plus per-key extras."""
-        unknown = set(metadata_by_key or {}) - set(paths)
-        if unknown:
-            raise InvalidInput(f"metadata_by_key names keys not being logged: {sorted(unknown)}")
-        return {
-            key: self.log_artifact(
-                path,
-                key,
-                direction,
-                run=run,
-                meta={**common_meta, **(metadata_by_key or {}).get(key, {})},
-            )
-            for key, path in paths.items()
-        }
-
-    def log_dataframe(
-        self,
-        df: Any,
-        key: str,
-        *,
-        schema: type | None = None,
-        direction: str = "output",
-        run: ActiveRun | None = None,
-        **options: Any,
-    ) -> Artifact:
-        """Write a pandas, polars or Arrow table as Parquet in the run directory and log it."""
-        active = run or context.current_run("log_dataframe")
-        path = active.workspace / f"{safe_file_stem(key)}.parquet"
-        write_parquet(df, path)
-        meta = dict(options.pop("meta", None) or {})
-        if schema is not None:
-            meta["schema"] = schema.__name__
-        return self.log_artifact(
-            path, key, direction, run=active, meta=meta, driver="parquet", **options
-        )
-
-    def find_produced_artifact(self, content_hash: str, path: Path) -> Artifact | None:
-        """The artifact a run produced with these bytes, preferring one at this very path.
-
-        "No run produced these bytes" is remembered for a few seconds: raw inputs
-        are checked on every run, and at worst a Merkle link made meanwhile by
-        another process is missed (a cache miss, never a wrong hit).
-        """
-        now = time.monotonic()
-        if self._raw_hashes.get(content_hash, 0.0) > now:
-            return None
-        candidates = self._reader.find_produced(content_hash)
-        if not candidates:
-            self._raw_hashes[content_hash] = now + RAW_INPUT_MEMORY_SECONDS
-            return None
-        for artifact in candidates:
-            with contextlib.suppress(ConsistError):
-                if self.resolve_path(artifact) == path:
-                    return artifact
-        return candidates[0]
-
-    def resolve_path(self, artifact: Artifact) -> Path:
-        """Where an artifact's file should be on this machine (it may be missing)."""
-        uri = artifact.uri
-        if uri.startswith("workspace://") and artifact.producer_run_id is not None:
-            table = self.mounts.with_workspace(self.snapshots.workspace(artifact.producer_run_id))
-            return table.to_path(uri)
-        if self.mounts.is_local(uri):
-            return self.mounts.to_path(uri)
-        if artifact.abs_path:
-            return Path(artifact.abs_path)
-        raise InvalidInput(f"artifact {artifact.key!r} has URI {uri!r}, not resolvable here")
-
-    def artifact_path(self, artifact: Artifact) -> Path:
-        """Path of an artifact's file, which must exist.
-
-        Raises
-        ------
-        MissingFile
-            Naming the artifact and how to get it back.
-        """
-        path = self.resolve_path(artifact)
-        if path.exists():
-            return path
-        if artifact.abs_path and Path(artifact.abs_path).exists():
-            return Path(artifact.abs_path)
-        restored = self.restore_from_blobs(artifact, path)  # archived: fetch it back
-        if restored is not None:
-            return restored
-        raise MissingFile(missing_artifact_message(artifact, path))
-
     # ------------------------------------------------------------------ persistence
     def _persist(self, active: ActiveRun) -> None:
         self._persist_record(active.record())
@@ -679,6 +516,20 @@ class Tracker(DataVirtualization):
                 logger.warning("run %r was interrupted; marked failed", run_id)
             self.snapshots.clear_active(run_id)
 
+    def rebuild(self) -> int:
+        """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
+
+        With a fresh (empty) catalog this recreates it from the JSON truth alone.
+        """
+        self.flush()
+        count = 0
+        for record in self.rebuild_records():
+            with self._catalog_lock:
+                self.catalog.record(record)
+            self.snapshots.clear_pending(record.run.id)
+            count += 1
+        return count
+
     def run_exists(self, run_id: str) -> bool:
         """True if a snapshot or a catalog row exists for ``run_id``."""
         return self._run_exists(run_id)
@@ -708,131 +559,5 @@ class Tracker(DataVirtualization):
         if self._closed:
             raise InvalidInput("this Tracker is closed; create a new one")
 
-    # ------------------------------------------------------------------ queries
-    # Reads go through the layered view: this process's own recent writes from
-    # memory, the rest from the catalog; no waiting for background writes.
-    def get_run(self, run_id: str) -> Run:
-        """Raises RunNotFound."""
-        return self._reader.get_run(run_id)
-
-    def get_record(self, run_id: str) -> RunRecord:
-        return self._reader.get_record(run_id)
-
-    def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
-        return self._reader.find_runs(query or RunQuery(**filters))
-
-    def find_by_signature(self, signature: str) -> Run | None:
-        return self._reader.find_by_signature(signature)
-
-    def get_artifact(self, artifact_id: str) -> Artifact:
-        return self._reader.get_artifact(artifact_id)
-
-    def _find_artifacts(self, **filters: Any) -> list[Artifact]:
-        return self._reader.find_artifacts(**filters)
-
-    def find_artifacts(
-        self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
-    ) -> list[Artifact]:
-        return self._find_artifacts(key=key, uri=uri, content_hash=content_hash)
-
-    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
-        """The run's artifacts by key, as ``.inputs`` and ``.outputs``."""
-        record = self.get_record(run_id)
-        return RunArtifacts(
-            inputs=record.artifacts_by_direction(Direction.INPUT),
-            outputs=record.artifacts_by_direction(Direction.OUTPUT),
-        )
-
-    def get_producer(self, artifact: Artifact | str) -> Run | None:
-        """The run that wrote the artifact (None for raw inputs)."""
-        found = artifact if isinstance(artifact, Artifact) else self.get_artifact(artifact)
-        if found.producer_run_id is None:
-            return None
-        try:
-            return self.get_run(found.producer_run_id)
-        except RunNotFound:
-            return None
-
-    def lineage(
-        self, ref: Run | Artifact | str, direction: str = "upstream", max_depth: int = 50
-    ) -> LineageNode:
-        """Lineage tree of a run or artifact: ``"upstream"`` (sources) or ``"downstream"``."""
-        if direction not in ("upstream", "downstream"):
-            raise InvalidInput(f"direction must be 'upstream' or 'downstream', not {direction!r}")
-        walk = lineage.upstream if direction == "upstream" else lineage.downstream
-        return walk(self, ref, max_depth)
-
-    def rebuild(self) -> int:
-        """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
-
-        With a fresh (empty) catalog this recreates it from the JSON truth alone.
-        """
-        self.flush()
-        count = 0
-        for record in self.rebuild_records():
-            with self._catalog_lock:
-                self.catalog.record(record)
-            self.snapshots.clear_pending(record.run.id)
-            count += 1
-        return count
-
-    def links_of_artifact(self, artifact_id: str) -> list[Any]:
-        return self._reader.links_of_artifact(artifact_id)
-
-    def resolve_artifact(self, ref: Artifact | str) -> Artifact:
-        """An Artifact from itself, its id, or a URI."""
-        if isinstance(ref, Artifact):
-            return ref
-        try:
-            return self.get_artifact(ref)
-        except ArtifactNotFound:
-            found = self._find_artifacts(uri=ref)
-            if found:
-                return found[0]
-            raise
-
     def __repr__(self) -> str:
         return f"<Tracker run_dir={str(self.run_dir)!r} catalog={type(self.catalog).__name__}>"
-
-
-_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_file_stem(key: str) -> str:
-    """A file name for an artifact key; awkward keys get a short hash to stay unique."""
-    stem = _UNSAFE_FILE_CHARS.sub("_", key).strip("._") or "artifact"
-    if stem != key:
-        stem = f"{stem[:80]}-{canonical.digest(key)[:8]}"
-    return stem
-
-
-def write_parquet(df: Any, path: Path) -> None:
-    """Write a pandas, polars or pyarrow table to Parquet."""
-    module = type(df).__module__.split(".")[0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if module == "pandas":
-        df.to_parquet(path, index=False)
-    elif module == "polars":
-        df.write_parquet(path)
-    elif module == "pyarrow":
-        import pyarrow.parquet as pq
-
-        pq.write_table(df, path)
-    else:
-        raise InvalidInput(
-            f"log_dataframe takes a pandas, polars or pyarrow table, not {type(df).__name__}"
-        )
-
-
-def missing_artifact_message(artifact: Artifact, path: Path) -> str:
-    producer = artifact.producer_run_id
-    remedies = [
-        "re-run the producing step with validate_cached_outputs='strict' to regenerate it",
-        "use consist.load_df(artifact, db_fallback='always') if it was ingested",
-    ]
-    if producer:
-        remedies.insert(0, f"it was written by run {producer!r}")
-    return (
-        f"the file of artifact {artifact.key!r} ({artifact.uri}) is gone from {path}; "
-        + "; ".join(remedies)
-    )

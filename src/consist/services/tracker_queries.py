@@ -1,0 +1,105 @@
+"""Reading the Tracker's runs and artifacts back: lookups, lineage walks.
+
+Mixed into :class:`consist.services.tracker.Tracker`. Reads go through the
+layered view: this process's own recent writes from memory, the rest from the
+catalog, never waiting for background writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from consist.domain import Artifact, Direction, Run, RunQuery, RunRecord
+from consist.domain.errors import ArtifactNotFound, InvalidInput, RunNotFound
+from consist.services import lineage
+from consist.services.catalog_reader import LayeredCatalog
+from consist.services.lineage import LineageNode
+
+if TYPE_CHECKING:
+    from consist.services.tracker import Tracker
+
+
+@attrs.frozen
+class RunArtifacts:
+    """A run's artifacts by key: ``.inputs`` and ``.outputs``."""
+
+    inputs: Mapping[str, Artifact]
+    outputs: Mapping[str, Artifact]
+
+
+class RunQueries:
+    """The query half of the Tracker."""
+
+    # Provided by the Tracker this is mixed into.
+    _reader: LayeredCatalog
+
+    # Reads go through the layered view: this process's own recent writes from
+    # memory, the rest from the catalog; no waiting for background writes.
+    def get_run(self, run_id: str) -> Run:
+        """Raises RunNotFound."""
+        return self._reader.get_run(run_id)
+
+    def get_record(self, run_id: str) -> RunRecord:
+        return self._reader.get_record(run_id)
+
+    def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
+        return self._reader.find_runs(query or RunQuery(**filters))
+
+    def find_by_signature(self, signature: str) -> Run | None:
+        return self._reader.find_by_signature(signature)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        return self._reader.get_artifact(artifact_id)
+
+    def _find_artifacts(self, **filters: Any) -> list[Artifact]:
+        return self._reader.find_artifacts(**filters)
+
+    def find_artifacts(
+        self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
+    ) -> list[Artifact]:
+        return self._find_artifacts(key=key, uri=uri, content_hash=content_hash)
+
+    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
+        """The run's artifacts by key, as ``.inputs`` and ``.outputs``."""
+        record = self.get_record(run_id)
+        return RunArtifacts(
+            inputs=record.artifacts_by_direction(Direction.INPUT),
+            outputs=record.artifacts_by_direction(Direction.OUTPUT),
+        )
+
+    def get_producer(self, artifact: Artifact | str) -> Run | None:
+        """The run that wrote the artifact (None for raw inputs)."""
+        found = artifact if isinstance(artifact, Artifact) else self.get_artifact(artifact)
+        if found.producer_run_id is None:
+            return None
+        try:
+            return self.get_run(found.producer_run_id)
+        except RunNotFound:
+            return None
+
+    def lineage(
+        self, ref: Run | Artifact | str, direction: str = "upstream", max_depth: int = 50
+    ) -> LineageNode:
+        """Lineage tree of a run or artifact: ``"upstream"`` (sources) or ``"downstream"``."""
+        if direction not in ("upstream", "downstream"):
+            raise InvalidInput(f"direction must be 'upstream' or 'downstream', not {direction!r}")
+        walk = lineage.upstream if direction == "upstream" else lineage.downstream
+        return walk(cast("Tracker", self), ref, max_depth)
+
+    def links_of_artifact(self, artifact_id: str) -> list[Any]:
+        return self._reader.links_of_artifact(artifact_id)
+
+    def resolve_artifact(self, ref: Artifact | str) -> Artifact:
+        """An Artifact from itself, its id, or a URI."""
+        if isinstance(ref, Artifact):
+            return ref
+        try:
+            return self.get_artifact(ref)
+        except ArtifactNotFound:
+            found = self._find_artifacts(uri=ref)
+            if found:
+                return found[0]
+            raise
