@@ -10,6 +10,7 @@ SQL has not changed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import attrs
 
 from consist.domain import Artifact, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError, InvalidInput, NotFound
-from consist.ports import TableStore
+from consist.ports import SupportsSQL, TableStore
 from consist.services.hybrid_views import DRIVERS, SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
 from consist.services.ingestion import Ingestion, ingestions, schema_key
 from consist.services.sql_names import (
@@ -94,6 +95,10 @@ class ViewFactory:
         self._specs: dict[str, ViewSpec] = {}
         self._by_attribute: dict[str, str] = {}
         self._built: dict[str, str] = {}
+        # What the catalog looked like when every view was last built, and the
+        # files those views read: unchanged, a refresh has nothing to do.
+        self._built_from: tuple[Any, ...] | None = None
+        self._cold_paths: set[str] = set()
         self._classes: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         self._lock = threading.RLock()
         for model in schemas:
@@ -164,6 +169,14 @@ class ViewFactory:
             wanted = [self._specs[n] for n in (names or self._specs) if n in self._specs]
             if not wanted:
                 return []
+            everything = len(wanted) == len(self._specs)
+            fingerprint = self._fingerprint(store) if everything else None
+            if (
+                fingerprint is not None
+                and fingerprint == self._built_from
+                and all(os.path.exists(p) for p in self._cold_paths)
+            ):
+                return []
             state = _CatalogState.read(self._dv, store, wanted)
             rebuilt = []
             for spec in wanted:
@@ -172,7 +185,28 @@ class ViewFactory:
                     store.create_view(spec.name, sql)
                     self._built[spec.name] = sql
                     rebuilt.append(spec.name)
+            if everything:
+                self._built_from = fingerprint
+                self._cold_paths = {c.path for c in state.cold_files}
+            else:
+                self._built_from = None  # some views are newer than the fingerprint
             return rebuilt
+
+    def _fingerprint(self, store: TableStore) -> tuple[Any, ...] | None:
+        """A cheap summary that changes whenever a view could: runs started or ended,
+        artifacts added, rows ingested. None when the catalog cannot answer SQL."""
+        catalog = self._dv.catalog
+        if not isinstance(catalog, SupportsSQL):
+            return None
+        try:
+            runs = catalog.query_sql(
+                "SELECT count(*) AS n, max(created_at) AS started, max(ended_at) AS ended, "
+                "(SELECT count(*) FROM artifacts) AS artifacts FROM runs"
+            ).to_pylist()
+            registry = ingestions(store)
+        except ConsistError:
+            return None
+        return (tuple(runs[0].values()) if runs else (), len(registry))
 
     def refresh_for(self, key: str, schema: str | None) -> None:
         """Rebuild the views that an artifact with this key or schema belongs to."""
@@ -220,6 +254,7 @@ class ViewFactory:
                         run.iteration,
                     )
                 )
+        state.cold_files.extend(cold)
         if cold:
             parts.append(hybrid_view_sql(None, cold))
         typed = _typed_columns(spec.model) if spec.model is not None else None
@@ -308,6 +343,7 @@ class _CatalogState:
     ingested: list[Ingestion]
     ids_by_table: dict[str, set[str]]
     failed_runs: set[str]
+    cold_files: list[ColdFile] = attrs.field(factory=list)  # filled as views are built
 
     @classmethod
     def read(
