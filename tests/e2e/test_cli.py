@@ -88,7 +88,8 @@ def test_every_command_has_help() -> None:
     commands = [
         ["runs"], ["show"], ["artifacts"], ["lineage"], ["why"], ["query"], ["views"],
         ["preview"], ["gc"], ["demo"], ["db"], ["db", "sync"], ["db", "rebuild"],
-        ["db", "check"], ["db", "vacuum"], ["schema"], ["schema", "export"],
+        ["db", "check"], ["db", "vacuum"], ["schema"], ["schema", "export"], ["push"],
+        ["pull"],
     ]  # fmt: skip
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
