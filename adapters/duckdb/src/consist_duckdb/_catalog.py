@@ -16,11 +16,17 @@ from consist.domain.errors import (
     ArtifactNotFound,
     CatalogCorrupt,
     CatalogError,
-    InvalidInput,
     RunNotFound,
 )
-from consist.domain.facets import facet_id, flatten
-from consist.domain.signature import Signature
+from consist.relational import (
+    ARTIFACT_COLUMNS,
+    RUN_COLUMNS,
+    RecordRows,
+    artifact_from_row,
+    flat,
+    run_from_row,
+    schema_rows,
+)
 
 if TYPE_CHECKING:
     from ._tables import DuckDBTableStore
@@ -35,7 +41,6 @@ from ._connection import (
 __all__ = ["MIGRATIONS", "DuckDBCatalog", "Migration", "migrate"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_INT64 = (-(2**63), 2**63 - 1)
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -95,9 +100,9 @@ def _v2_file_schemas(conn: duckdb.DuckDBPyConnection) -> None:
     )
     conn.execute("CREATE INDEX file_schemas_artifact ON file_schemas (artifact_id)")
     rows = [
-        row
+        tuple(row.values())
         for artifact_id, meta in conn.execute("SELECT id, meta FROM artifacts").fetchall()
-        for row in _schema_rows(artifact_id, json.loads(meta))
+        for row in schema_rows(artifact_id, json.loads(meta))
     ]
     if rows:
         conn.executemany("INSERT INTO file_schemas VALUES (?, ?, ?, ?)", rows)
@@ -269,12 +274,12 @@ class DuckDBCatalog:
 
         Later records win over earlier ones with the same run or artifact id.
         """
-        rows = _Rows()
+        rows = RecordRows()
         for record in records:
             rows.add(record)
         if not rows.runs:
             return
-        tables = rows.arrow()
+        tables = _arrow_tables(rows)
         with self._lease() as conn:
             for name, table in tables.items():
                 conn.register(f"_new_{name}", table)
@@ -306,7 +311,7 @@ class DuckDBCatalog:
             found = {
                 a.id: a
                 for a in map(
-                    _artifact_from_row,
+                    _artifact_of,
                     conn.execute(
                         f"""SELECT {_ARTIFACT_SELECT} FROM artifacts WHERE id IN (
                             SELECT artifact_id FROM run_artifact_links WHERE run_id = ?)""",
@@ -330,7 +335,7 @@ class DuckDBCatalog:
         rows = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", [run_id]).fetchall()
         if not rows:
             raise RunNotFound(run_id)
-        return _run_from_row(rows[0])
+        return _run_of(rows[0])
 
     def find_runs(self, query: RunQuery) -> list[Run]:
         where: list[str] = []
@@ -362,7 +367,7 @@ class DuckDBCatalog:
                 sql += " LIMIT ?"
                 params.append(query.limit)
         with self._read() as conn:
-            runs = [_run_from_row(row) for row in conn.execute(sql, params).fetchall()]
+            runs = [_run_of(row) for row in conn.execute(sql, params).fetchall()]
         if narrowed:
             runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             runs = runs[: query.limit] if query.limit is not None else runs
@@ -379,7 +384,7 @@ class DuckDBCatalog:
             ).fetchall()
         if not rows:
             raise ArtifactNotFound(artifact_id)
-        return _artifact_from_row(rows[0])
+        return _artifact_of(rows[0])
 
     def find_artifacts(
         self,
@@ -396,7 +401,7 @@ class DuckDBCatalog:
             sql += " WHERE " + " AND ".join(where)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY created_at DESC, id DESC", params).fetchall()
-        return [_artifact_from_row(row) for row in rows]
+        return [_artifact_of(row) for row in rows]
 
     def links_of_artifact(self, artifact_id: str) -> list[RunArtifactLink]:
         with self._read() as conn:
@@ -537,106 +542,23 @@ def _problems(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 # -- rows -------------------------------------------------------------------
 
-_RUN_COLUMNS = (
-    "id, model, status, parent_run_id, year, iteration, tags, code_hash, config_hash, "
-    "input_hash, config, facet, created_at, ended_at, cache_hit, cached_from, error_type, "
-    "error_message, meta"
-)
-_RUN_SELECT = _RUN_COLUMNS.replace("created_at", "epoch_us(created_at)").replace(
+_RUN_SELECT = RUN_COLUMNS.replace("created_at", "epoch_us(created_at)").replace(
     "ended_at", "epoch_us(ended_at)"
 )
-_ARTIFACT_SELECT = (
-    "id, key, uri, driver, content_hash, size, producer_run_id, meta, "
-    "epoch_us(created_at), facet, abs_path"
-)
+_ARTIFACT_SELECT = ARTIFACT_COLUMNS.replace("created_at", "epoch_us(created_at)")
 
 
 def _from_us(value: int) -> dt.datetime:
+    # Timestamps are read as epoch microseconds: datetimes with zones need pytz.
     return _EPOCH + dt.timedelta(microseconds=value)
 
 
-def _maybe_from_us(value: int | None) -> dt.datetime | None:
-    return None if value is None else _from_us(value)
+def _run_of(row: tuple[Any, ...]) -> Run:
+    return run_from_row(row, _from_us)
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _run_from_row(row: tuple[Any, ...]) -> Run:
-    (run_id, model, status, parent, year, iteration, tags, code, config_hash, input_hash,
-     config, facet, created, ended, cache_hit, cached_from, error_type, error_message,
-     meta) = row  # fmt: skip
-    signature = None if code is None else Signature(code, config_hash, input_hash)
-    return Run(
-        id=run_id,
-        model=model,
-        status=status,
-        parent_run_id=parent,
-        year=year,
-        iteration=iteration,
-        tags=json.loads(tags),
-        signature=signature,
-        config=json.loads(config),
-        facet=_loads(facet),
-        created_at=_from_us(created),
-        ended_at=_maybe_from_us(ended),
-        cache_hit=cache_hit,
-        cached_from=cached_from,
-        error_type=error_type,
-        error_message=error_message,
-        meta=json.loads(meta),
-    )
-
-
-def _artifact_from_row(row: tuple[Any, ...]) -> Artifact:
-    (artifact_id, key, uri, driver, content_hash, size, producer, meta, created, facet,
-     abs_path) = row  # fmt: skip
-    return Artifact(
-        id=artifact_id,
-        key=key,
-        uri=uri,
-        driver=driver,
-        content_hash=content_hash,
-        size=size,
-        producer_run_id=producer,
-        meta=json.loads(meta),
-        created_at=_from_us(created),
-        facet=_loads(facet),
-        abs_path=abs_path,
-    )
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{what} cannot be stored as JSON: {exc}") from None
-
-
-def _schema_rows(artifact_id: str, meta: Mapping[str, Any]) -> list[tuple[str, int, str, Any]]:
-    columns = meta.get("file_schema") if isinstance(meta, Mapping) else None
-    if not isinstance(columns, list):
-        return []
-    return [
-        (artifact_id, position, str(column["name"]), column.get("type"))
-        for position, column in enumerate(columns)
-        if isinstance(column, Mapping) and column.get("name") is not None
-    ]
-
-
-def _kv_rows(
-    owner: str, owner_id: str, namespace: str, facet: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    rows = []
-    for leaf in flatten(facet):
-        columns = leaf.columns
-        value_int = columns["value_int"]
-        if value_int is not None and not _INT64[0] <= value_int <= _INT64[1]:
-            columns["value_int"], columns["value_json"] = None, json.dumps(value_int)
-        rows.append({owner: owner_id, "namespace": namespace, "key": leaf.key,
-                     "value_type": leaf.value_type, **columns})  # fmt: skip
-    return rows
+def _artifact_of(row: tuple[Any, ...]) -> Artifact:
+    return artifact_from_row(row, _from_us)
 
 
 _KV_TYPES = {
@@ -716,120 +638,19 @@ _SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-class _Rows:
-    """Rows of every table for a batch of records; later records replace earlier ones."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.artifacts: dict[str, dict[str, Any]] = {}
-        self.links: dict[str, list[dict[str, Any]]] = {}
-        self.run_kv: dict[str, list[dict[str, Any]]] = {}
-        self.artifact_kv: dict[str, list[dict[str, Any]]] = {}
-        self.schemas: dict[str, list[dict[str, Any]]] = {}
-        self.config_facets: dict[str, dict[str, Any]] = {}
-        self.artifact_facets: dict[str, dict[str, Any]] = {}
-
-    def add(self, record: RunRecord) -> None:
-        run = record.run
-        what = f"run {run.id!r}"
-        sig = run.signature
-        run_facet_id = None
-        self.run_kv[run.id] = []
-        if run.facet is not None:
-            namespace = run.model or "default"
-            run_facet_id = facet_id(namespace, run.facet)
-            self.config_facets[run_facet_id] = {
-                "facet_id": run_facet_id,
-                "namespace": namespace,
-                "facet": _dumps(run.facet, f"the facet of {what}"),
-            }
-            self.run_kv[run.id] = _kv_rows("run_id", run.id, namespace, run.facet)
-        self.runs[run.id] = {
-            "id": run.id,
-            "model": run.model,
-            "status": str(run.status),
-            "parent_run_id": run.parent_run_id,
-            "year": run.year,
-            "iteration": run.iteration,
-            "tags": _dumps(list(run.tags), f"the tags of {what}"),
-            "signature": sig.digest if sig else None,
-            "code_hash": sig.code_hash if sig else None,
-            "config_hash": sig.config_hash if sig else None,
-            "input_hash": sig.input_hash if sig else None,
-            "config": _dumps(dict(run.config), f"the config of {what}"),
-            "facet": None if run.facet is None else _dumps(dict(run.facet), what),
-            "facet_id": run_facet_id,
-            "created_at": run.created_at,
-            "ended_at": run.ended_at,
-            "cache_hit": run.cache_hit,
-            "cached_from": run.cached_from,
-            "error_type": run.error_type,
-            "error_message": run.error_message,
-            "meta": _dumps(dict(run.meta), f"the meta of {what}"),
-        }
-        self.links[run.id] = [
-            {
-                "run_id": run.id,
-                "artifact_id": link.artifact_id,
-                "direction": str(link.direction),
-                "key": link.key,
-                "position": position,
-            }
-            for position, link in enumerate(record.links)
-        ]
-        for artifact in record.artifacts:
-            self._add_artifact(artifact)
-
-    def _add_artifact(self, artifact: Artifact) -> None:
-        what = f"artifact {artifact.id!r}"
-        art_facet_id = None
-        self.artifact_kv[artifact.id] = []
-        if artifact.facet is not None:
-            art_facet_id = facet_id(artifact.key, artifact.facet)
-            self.artifact_facets[art_facet_id] = {
-                "facet_id": art_facet_id,
-                "namespace": artifact.key,
-                "facet": _dumps(dict(artifact.facet), f"the facet of {what}"),
-            }
-            self.artifact_kv[artifact.id] = _kv_rows(
-                "artifact_id", artifact.id, artifact.key, artifact.facet
-            )
-        self.schemas[artifact.id] = [
-            dict(zip(("artifact_id", "position", "name", "type"), row, strict=True))
-            for row in _schema_rows(artifact.id, artifact.meta)
-        ]
-        self.artifacts[artifact.id] = {
-            "id": artifact.id,
-            "key": artifact.key,
-            "uri": artifact.uri,
-            "driver": artifact.driver,
-            "content_hash": artifact.content_hash,
-            "size": artifact.size,
-            "producer_run_id": artifact.producer_run_id,
-            "meta": _dumps(dict(artifact.meta), f"the meta of {what}"),
-            "created_at": artifact.created_at,
-            "facet": None if artifact.facet is None else _dumps(dict(artifact.facet), what),
-            "facet_id": art_facet_id,
-            "abs_path": artifact.abs_path,
-        }
-
-    def arrow(self) -> dict[str, pa.Table]:
-        """One Arrow table per catalog table, typed like the columns they fill."""
-
-        def flat(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-            return [row for rows in groups.values() for row in rows]
-
-        rows = {
-            "runs": list(self.runs.values()),
-            "artifacts": list(self.artifacts.values()),
-            "run_artifact_links": flat(self.links),
-            "config_facet": list(self.config_facets.values()),
-            "run_config_kv": flat(self.run_kv),
-            "artifact_facet": list(self.artifact_facets.values()),
-            "artifact_kv": flat(self.artifact_kv),
-            "file_schemas": flat(self.schemas),
-        }
-        return {
-            name: pa.Table.from_pylist(table_rows, schema=_SCHEMAS[name])
-            for name, table_rows in rows.items()
-        }
+def _arrow_tables(rows: RecordRows) -> dict[str, pa.Table]:
+    """One Arrow table per catalog table, typed like the columns they fill."""
+    by_table = {
+        "runs": list(rows.runs.values()),
+        "artifacts": list(rows.artifacts.values()),
+        "run_artifact_links": flat(rows.links),
+        "config_facet": list(rows.config_facets.values()),
+        "run_config_kv": flat(rows.run_kv),
+        "artifact_facet": list(rows.artifact_facets.values()),
+        "artifact_kv": flat(rows.artifact_kv),
+        "file_schemas": flat(rows.schemas),
+    }
+    return {
+        name: pa.Table.from_pylist(table_rows, schema=_SCHEMAS[name])
+        for name, table_rows in by_table.items()
+    }

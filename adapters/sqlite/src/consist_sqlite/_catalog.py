@@ -10,13 +10,14 @@ import sqlite_utils
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord, RunStatus
 from consist.domain.errors import ArtifactNotFound, CatalogCorrupt, RunNotFound
+from consist.relational import RecordRows, flat
 
 from ._connection import DEFAULT_LOCK_TIMEOUT, SQLiteFile, parse_url
 from ._rows import (
     ARTIFACT_COLUMNS,
     RUN_COLUMNS,
-    Rows,
     artifact_from_row,
+    new_rows,
     run_from_row,
 )
 from ._schema import MIGRATIONS, OWN_TABLES, current_version, migrate
@@ -80,7 +81,7 @@ class SQLiteCatalog:
 
         Later records win over earlier ones with the same run or artifact id.
         """
-        rows = Rows()
+        rows = new_rows()
         for record in records:
             rows.add(record)
         if rows.runs:
@@ -248,7 +249,7 @@ def _get_run(db: sqlite_utils.Database, run_id: str) -> Run:
     return run_from_row(row)
 
 
-def _write(db: sqlite_utils.Database, rows: Rows) -> None:
+def _write(db: sqlite_utils.Database, rows: RecordRows) -> None:
     run_ids = [(run_id,) for run_id in rows.runs]
     artifact_ids = [(artifact_id,) for artifact_id in rows.artifacts]
     for table, column, ids in (
@@ -262,10 +263,10 @@ def _write(db: sqlite_utils.Database, rows: Rows) -> None:
     db.table("artifacts").insert_all(rows.artifacts.values(), replace=True)
     db.table("config_facet").insert_all(rows.config_facets.values(), ignore=True)
     db.table("artifact_facet").insert_all(rows.artifact_facets.values(), ignore=True)
-    db.table("run_artifact_links").insert_all(Rows.flat(rows.links))
-    db.table("run_config_kv").insert_all(Rows.flat(rows.run_kv))
-    db.table("artifact_kv").insert_all(Rows.flat(rows.artifact_kv))
-    db.table("file_schemas").insert_all(Rows.flat(rows.schemas))
+    db.table("run_artifact_links").insert_all(flat(rows.links))
+    db.table("run_config_kv").insert_all(flat(rows.run_kv))
+    db.table("artifact_kv").insert_all(flat(rows.artifact_kv))
+    db.table("file_schemas").insert_all(flat(rows.schemas))
 
 
 def _problems(db: sqlite_utils.Database) -> list[str]:
