@@ -94,7 +94,8 @@ def test_closed_store_refuses_work(store: DuckDBTableStore) -> None:
 
 
 def test_polars_frame_is_written_through_the_arrow_stream(store: DuckDBTableStore) -> None:
-    polars = pytest.importorskip("polars")
+    import polars
+
     frame = polars.DataFrame({"v": [1, 2, 3]})
     assert store.write_rows("t", frame, artifact_id="a") == 3
     assert _rows(store, "SELECT sum(v) AS s FROM t") == [{"s": 6}]
