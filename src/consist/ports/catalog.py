@@ -73,7 +73,12 @@ class Catalog(Protocol):
 
 @runtime_checkable
 class SupportsSQL(Protocol):
-    """A catalog that answers SQL over its tables (runs, artifacts, links, facets)."""
+    """A catalog that answers SQL over its tables (runs, artifacts, links, facets).
+
+    An adapter may set a ``sql_dialect`` attribute (a SQLAlchemy dialect name,
+    ``"sqlite"`` say) so SQLAlchemy statements are compiled for it;
+    ``"postgresql"``, which DuckDB reads, is assumed otherwise.
+    """
 
     def query_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Rows as a ``pyarrow.Table``. Raises ``CatalogError`` for a bad statement."""

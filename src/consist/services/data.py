@@ -147,7 +147,7 @@ class DataVirtualization:
     @property
     def sql_dialect(self) -> str:
         """``sqlite`` for SQLite catalogs, ``postgresql`` (DuckDB-compatible) otherwise."""
-        return "sqlite" if type(self.catalog).__name__.startswith("SQLite") else "postgresql"
+        return str(getattr(self.catalog, "sql_dialect", "postgresql"))
 
     def sql_target(self, sql: str) -> str:
         """``"tables"`` when ``sql`` must run on the table store, ``"catalog"`` otherwise."""

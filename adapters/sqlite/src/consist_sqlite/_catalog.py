@@ -53,6 +53,8 @@ class SQLiteCatalog:
     for bulk loads and ``consist db rebuild``).
     """
 
+    sql_dialect = "sqlite"  # how SQLAlchemy statements are compiled for run_query
+
     def __init__(self, url: str, *, lock_timeout: float | None = None) -> None:
         self.url = url
         path, options = parse_url(url)
