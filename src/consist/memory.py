@@ -46,6 +46,7 @@ class InMemoryCatalog:
         self._runs: dict[str, Run] = {}
         self._artifacts: dict[str, Artifact] = {}
         self._links_by_run: dict[str, tuple[RunArtifactLink, ...]] = {}
+        self._writes = 0
 
     def record(self, record: RunRecord) -> None:
         with self._lock:
@@ -53,6 +54,11 @@ class InMemoryCatalog:
             for artifact in record.artifacts:
                 self._artifacts[artifact.id] = artifact
             self._links_by_run[record.run.id] = tuple(record.links)
+            self._writes += 1
+
+    def change_token(self) -> int:
+        """Counts writes: nothing outside this process can change the catalog."""
+        return self._writes
 
     def get_record(self, run_id: str) -> RunRecord:
         with self._lock:

@@ -8,15 +8,26 @@ from typing import Any
 
 import pytest
 
-from consist.container import build_tables
+from consist.container import build_catalog, build_tables
 from consist.testing.table_contracts import TableStoreContract
 
-TABLE_URLS = ["duckdb://:memory:", "duckdb://{tmp}/tables.duckdb"]
+TABLE_URLS = [
+    "duckdb://:memory:",
+    "duckdb://{tmp}/tables.duckdb",
+    # The store a DuckDB catalog lends for its own file (what consist.Tracker uses).
+    "catalog+duckdb:///{tmp}/catalog.duckdb",
+]
 
 
 @pytest.fixture(params=TABLE_URLS)
 def tables(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = build_tables(request.param.format(tmp=tmp_path))
+    url = request.param.format(tmp=tmp_path)
+    if url.startswith("catalog+"):
+        catalog = build_catalog(url.removeprefix("catalog+"))
+        yield catalog.table_store()
+        catalog.close()
+        return
+    store = build_tables(url)
     yield store
     store.close()
 

@@ -8,6 +8,7 @@ bytes from the bucket.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
@@ -343,3 +344,41 @@ def test_pull_never_replaces_a_local_run_with_the_same_id(tmp_path: Path) -> Non
                 kept = tracker.get_artifacts_for_run("shared-id").outputs["out"]
                 assert tracker.artifact_path(kept).read_text() == "from b\n"
                 assert PULLED_FROM not in tracker.get_run("shared-id").meta
+
+
+@pytest.mark.s3
+def test_a_view_reads_archived_outputs_in_place_on_another_machine(
+    tmp_path: Path, s3_url: str, s3_options: dict[str, Any]
+) -> None:
+    """B's view over A's outputs reads the blobs on S3 through DuckDB's fsspec
+    registration: rows and system columns right, nothing downloaded."""
+    a = a_runs_and_pushes(tmp_path, s3_url, s3_options)
+    with s3_machine(tmp_path / "b", s3_url, s3_options) as b:
+        b.pull()
+        b.create_view("v_totals", "totals")
+        rows = consist.run_query(
+            'SELECT consist_run_id, "group", value FROM v_totals ORDER BY "group"', tracker=b
+        )
+        record = b.get_record(a["run_ids"][1])
+        totals = record.artifacts_by_direction(Direction.OUTPUT)["totals"]
+        assert not b.resolve_path(totals).exists()  # read in place, not fetched
+    expected = pd.read_csv(io.BytesIO(a["totals"]))
+    assert rows["group"].tolist() == expected["group"].tolist()
+    assert rows["value"].tolist() == expected["value"].tolist()
+    assert set(rows["consist_run_id"]) == {a["run_ids"][1]}
+
+
+def test_a_view_reads_blobs_of_an_fsspec_memory_store(tmp_path: Path) -> None:
+    """Any fsspec protocol works the same way; here the in-process memory filesystem."""
+    url = f"memory://consist-view-test-{tmp_path.name}"
+    calls = Calls()
+    with machine(tmp_path / "a", url) as a:
+        _, second = run_pipeline(a, tmp_path / "a" / "raw.csv", calls)
+        a.push()
+        expected = a.artifact_path(second.outputs["totals"]).read_bytes()
+    shutil.rmtree(tmp_path / "a")
+    with machine(tmp_path / "b", url) as b:
+        b.pull()
+        b.create_view("v_totals", "totals")
+        got = consist.run_query('SELECT "group", value FROM v_totals ORDER BY "group"', tracker=b)
+    assert got.to_csv(index=False).encode() == expected

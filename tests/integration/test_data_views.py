@@ -227,3 +227,92 @@ def test_unknown_view_names_the_remedy(duck: Any) -> None:
     tracker = duck(schemas=[Person])
     with pytest.raises(LookupError, match="register its schema"):
         tracker.views.Household  # noqa: B018
+
+
+def test_unchanged_catalog_is_checked_without_a_query(tmp_path: Path) -> None:
+    """Between writes, the freshness check before each query reads no catalog rows."""
+    url = f"duckdb:///{tmp_path / 'provenance.duckdb'}?keep_open=60"
+    tracker = consist.Tracker(tmp_path / "runs", catalog=url, code_identity="function")
+    try:
+        _five_runs(tracker)
+        tracker.create_view("v_person", "person")
+        count = "SELECT count(*) AS n FROM v_person"
+        assert consist.run_query(count, tracker=tracker)["n"].item() == 15
+        durable, sql_of_catalog = tracker.catalog, tracker.catalog.query_sql
+
+        def refuse(*_: Any, **__: Any) -> Any:
+            raise AssertionError("the freshness check queried the catalog")
+
+        durable.query_sql = refuse
+        assert tracker.views.refresh() == []
+        assert consist.run_query(count, tracker=tracker)["n"].item() == 15
+        durable.query_sql = sql_of_catalog
+        with tracker.start_run("run5", year=2050):
+            tracker.log_dataframe(_people(5, rows=2), "person")
+        assert consist.run_query(count, tracker=tracker)["n"].item() == 17
+    finally:
+        tracker.close()
+
+
+ANOTHER_PROCESS = """
+import sys
+import pandas as pd
+import consist
+
+tracker = consist.Tracker(sys.argv[1], db_path=sys.argv[2], code_identity="function")
+with tracker.start_run("elsewhere", year=2060):
+    tracker.log_dataframe(pd.DataFrame({"person_id": [1, 2, 3]}), "person")
+tracker.close()
+"""
+
+
+def test_view_sees_a_run_another_process_recorded(duck: Any, tmp_path: Path) -> None:
+    """A tracker that stays open still picks up runs written by another process."""
+    import subprocess
+    import sys
+
+    tracker = duck()
+    _five_runs(tracker)
+    tracker.create_view("v_person", "person")
+    count = "SELECT count(*) AS n FROM v_person"
+    assert consist.run_query(count, tracker=tracker)["n"].item() == 15
+    done = subprocess.run(
+        [sys.executable, "-c", ANOTHER_PROCESS, str(tmp_path / "runs"),
+         str(tmp_path / "provenance.duckdb")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert consist.run_query(count, tracker=tracker)["n"].item() == 18
+
+
+EXIT_WHILE_IDLE_CLOSE = """
+import sys, time
+import pandas as pd
+import consist
+
+tracker = consist.Tracker(sys.argv[1], code_identity="function")
+with tracker.start_run("r", year=2030):
+    tracker.log_dataframe(pd.DataFrame({"v": [1, 2]}), "things")
+tracker.create_view("v_things", "things")
+consist.run_query("SELECT count(*) FROM v_things", tracker=tracker)
+time.sleep(float(sys.argv[2]))  # exit just as the idle connection is being closed
+"""
+
+
+@pytest.mark.parametrize("delay", [0.09, 0.1, 0.11, 0.12])
+def test_exiting_without_close_while_the_catalog_goes_idle_is_clean(
+    tmp_path: Path, delay: float
+) -> None:
+    """A script that ends without tracker.close() exits 0 with its runs in the catalog
+    (this used to abort inside DuckDB when the exit met the idle close)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_IDLE_CLOSE, str(tmp_path / "runs"), str(delay)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    reopened = consist.Tracker(tmp_path / "runs")
+    assert [r.id for r in reopened.find_runs()] == ["r"]
+    reopened.close()

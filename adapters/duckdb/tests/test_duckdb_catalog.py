@@ -358,3 +358,42 @@ def test_signature_lookup_uses_the_signature_column(db_path: Path) -> None:
     found = catalog.query_sql("SELECT id FROM runs WHERE signature = ?", [sig.digest])
     assert found["id"].to_pylist() == ["r1"]
     catalog.close()
+
+
+def test_change_token_holds_across_reads_and_moves_with_writes_and_reopening(
+    db_path: Path,
+) -> None:
+    """While the file is held, reads keep the token and writes change it; an idle
+    close (when other processes may write) makes it equal to nothing."""
+    catalog = DuckDBCatalog(f"duckdb:///{db_path}", keep_open=60)
+    catalog.record(_record("r1"))
+    token = catalog.change_token()
+    catalog.get_run("r1")
+    catalog.find_artifacts(key="table")
+    assert catalog.change_token() == token
+    catalog.record(_record("r2"))
+    written = catalog.change_token()
+    assert written != token
+    catalog.close()
+    assert catalog.change_token() != catalog.change_token()  # closed: never equal
+    catalog.get_run("r2")  # reopens
+    assert catalog.change_token() not in (token, written)
+    catalog.close()
+
+
+def test_shared_table_store_reads_keep_the_token_and_writes_move_it(db_path: Path) -> None:
+    """The data tables in the catalog's file: SELECTs run on the read cursor and
+    change nothing; ingesting and creating views do."""
+    import pyarrow as pa
+
+    catalog = DuckDBCatalog(f"duckdb:///{db_path}", keep_open=60)
+    tables = catalog.table_store()
+    tables.write_rows("hot_people", pa.table({"v": [1, 2]}), artifact_id="a1")
+    token = tables.change_token()
+    assert tables.query("SELECT sum(v) AS s FROM hot_people").to_pylist() == [{"s": 3}]
+    assert tables.tables() == ["hot_people"]
+    assert tables.has_rows("hot_people", "a1")
+    assert tables.change_token() == token == catalog.change_token()
+    tables.query("CREATE TABLE scratch AS SELECT 1 AS v")  # not a SELECT: counted as a write
+    assert tables.change_token() != token
+    catalog.close()

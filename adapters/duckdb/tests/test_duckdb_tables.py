@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from consist.domain.errors import CatalogError, CatalogLocked, InvalidInput, InvalidURI
-from consist.services.hybrid_views import ColdFile, hybrid_view_sql
+from consist.services.hybrid_views import FILES_PER_SCAN, ColdFile, hybrid_view_sql
 from consist_duckdb import DuckDBTableStore
 
 
@@ -207,9 +207,10 @@ def test_schema_drift_across_files_and_formats_reads_null(
     ]
 
 
-def test_many_files_are_one_scan_with_correct_labels(
+def test_many_files_are_read_in_batches_with_correct_labels(
     store: DuckDBTableStore, tmp_path: Path
 ) -> None:
+    count = 2 * FILES_PER_SCAN + 6
     files = [
         ColdFile(
             f"a{i}",
@@ -218,19 +219,24 @@ def test_many_files_are_one_scan_with_correct_labels(
             run_id=f"run{i}",
             year=2000 + i,
         )
-        for i in range(50)
+        for i in range(count)
     ]
+    # Only the last file has this column: drift across batches reads NULL elsewhere.
+    files.append(ColdFile("late", _parquet(tmp_path / "late.parquet", i=[count], extra=["x"]),
+                          "parquet", run_id="late", year=1))  # fmt: skip
     sql = hybrid_view_sql(None, files)
-    assert sql.count("read_parquet(") == 1
+    assert sql.count("read_parquet(") == 3
     store.create_view("v", sql)
     got = _rows(
         store,
-        "SELECT consist_run_id AS run, min(i) AS i, min(consist_year) AS y, count(*) AS n "
-        "FROM v GROUP BY run ORDER BY i",
+        "SELECT consist_run_id AS run, min(i) AS i, min(consist_year) AS y, count(*) AS n, "
+        "count(extra) AS extra FROM v GROUP BY run ORDER BY i",
     )
-    assert got == [{"run": f"run{i}", "i": i, "y": 2000 + i, "n": i + 1} for i in range(50)]
+    expected = [{"run": f"run{i}", "i": i, "y": 2000 + i, "n": i + 1, "extra": 0}
+                for i in range(count)]  # fmt: skip
+    assert got == [*expected, {"run": "late", "i": count, "y": 1, "n": 1, "extra": 1}]
     plan = str(store.query("EXPLAIN SELECT * FROM v").column(1)[0])
-    assert plan.count("READ_PARQUET") == 1
+    assert plan.count("READ_PARQUET") == 3
 
 
 def test_awkward_paths_and_values_are_literals_not_code(

@@ -245,7 +245,7 @@ def test_failed_local_put_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any
 
     store = FsspecBlobStore(str(tmp_path / "store"))
 
-    def dies_half_way(source: Path, target: Path, advance: Any) -> Any:
+    def dies_half_way(source: Path, target: Path, advance: Any, **options: Any) -> Any:
         target.write_bytes(source.read_bytes()[:1000])
         raise OSError("disk full")
 
@@ -280,8 +280,10 @@ def test_local_file_changing_during_put_keeps_nothing(tmp_path: Path, monkeypatc
     path = write_file(tmp_path / "f", MiB)
     real = store_module.copy_and_hash
 
-    def copy_while_someone_appends(source: Path, target: Path, advance: Any) -> Any:
-        result = real(source, target, advance)
+    def copy_while_someone_appends(
+        source: Path, target: Path, advance: Any, **options: Any
+    ) -> Any:
+        result = real(source, target, advance, **options)
         with open(source, "ab") as handle:
             handle.write(b"late")
         return result

@@ -1,8 +1,9 @@
 """The ports: small Protocols the services talk to; adapters implement them."""
 
-from consist.ports.blobs import BlobStore, SupportsNamedObjects
+from consist.ports.blobs import BlobStore, SupportsInPlaceReads, SupportsNamedObjects
 from consist.ports.catalog import (
     Catalog,
+    SupportsChangeToken,
     SupportsIntegrityCheck,
     SupportsRunExists,
     SupportsSQL,
@@ -10,7 +11,7 @@ from consist.ports.catalog import (
     SupportsVacuum,
 )
 from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
-from consist.ports.tables import TableStore
+from consist.ports.tables import SupportsFsspecFiles, TableStore
 
 __all__ = [
     "BlobStore",
@@ -18,6 +19,9 @@ __all__ = [
     "Catalog",
     "ContainerTask",
     "Executor",
+    "SupportsChangeToken",
+    "SupportsFsspecFiles",
+    "SupportsInPlaceReads",
     "SupportsIntegrityCheck",
     "SupportsNamedObjects",
     "SupportsRunExists",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 
 class BlobStore(Protocol):
@@ -60,3 +60,16 @@ class SupportsNamedObjects(Protocol):
         ...
 
     def list_named(self, prefix: str = "") -> Iterator[str]: ...
+
+
+@runtime_checkable
+class SupportsInPlaceReads(Protocol):
+    """A store whose blobs other engines can read where they lie, through fsspec."""
+
+    def fsspec_location(self, digest: str) -> tuple[Any, str]:
+        """The fsspec filesystem holding the blob, and the blob's URL on it.
+
+        The URL carries the filesystem's protocol (``s3://bucket/.../<digest>``),
+        or is a plain absolute path for a local store.
+        """
+        ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
@@ -115,3 +115,17 @@ class SupportsRunExists(Protocol):
     """A catalog that can tell whether a run id is taken more cheaply than ``get_run``."""
 
     def has_run(self, run_id: str) -> bool: ...
+
+
+@runtime_checkable
+class SupportsChangeToken(Protocol):
+    """A store that can say cheaply whether anything was written since an earlier look.
+
+    Catalogs and table stores both may offer it; views use it to skip their
+    rebuild check. A store that cannot tell for sure does not implement it.
+    """
+
+    def change_token(self) -> Hashable:
+        """A value that compares equal to an earlier one only if no write, by this
+        process or another, can have been committed in between."""
+        ...

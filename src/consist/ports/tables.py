@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class TableStore(Protocol):
@@ -37,3 +37,13 @@ class TableStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsFsspecFiles(Protocol):
+    """A table store whose SQL can read files of registered fsspec filesystems."""
+
+    def register_filesystem(self, filesystem: Any) -> None:
+        """Let SQL read ``<protocol>://...`` paths through ``filesystem``; registering
+        a filesystem of the same protocol again replaces the earlier one."""
+        ...

@@ -12,6 +12,7 @@ writes (a read-only cursor beside the write connection).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import attrs
@@ -19,7 +20,7 @@ import attrs
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
 from consist.domain.errors import ArtifactNotFound, RunNotFound
 from consist.memory import InMemoryCatalog, newest_first
-from consist.ports import Catalog, SupportsRunExists
+from consist.ports import Catalog, SupportsChangeToken, SupportsRunExists
 
 
 class LayeredCatalog:
@@ -31,6 +32,13 @@ class LayeredCatalog:
 
     def remember(self, record: RunRecord) -> None:
         self.recent.record(record)
+
+    def change_token(self) -> Hashable | None:
+        """Equal to an earlier token only if neither layer can have changed since;
+        None when the durable catalog cannot tell."""
+        if not isinstance(self.durable, SupportsChangeToken):
+            return None
+        return (self.recent.change_token(), self.durable.change_token())
 
     def get_run(self, run_id: str) -> Run:
         try:

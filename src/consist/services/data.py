@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Run
 from consist.domain.errors import InvalidInput
-from consist.ports import Catalog, SupportsSQL, TableStore
+from consist.ports import BlobStore, Catalog, SupportsSQL, TableStore
 
 if TYPE_CHECKING:
     from consist.services.ingestion import Ingestion
@@ -23,6 +23,7 @@ class DataVirtualization:
     # Provided by the Tracker this is mixed into.
     catalog: Catalog
     tables: TableStore | None
+    blobs: BlobStore | None
     schemas: list[type]
     flush: Callable[[], None]
     get_run: Callable[[str], Run]
@@ -31,6 +32,7 @@ class DataVirtualization:
     artifact_path: Callable[[Artifact], Path]
     find_runs: Callable[..., list[Run]]
     find_artifacts: Callable[..., list[Artifact]]
+    catalog_change_token: Callable[[], Hashable | None]
 
     # ------------------------------------------------------------------ ingestion
     def ingest(

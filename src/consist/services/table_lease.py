@@ -11,19 +11,31 @@ process holds the file it retries for ``lock_timeout`` seconds.
 
 from __future__ import annotations
 
+import atexit
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from consist.domain.errors import CatalogLocked, InvalidInput
-from consist.ports import TableStore
+from consist.ports import SupportsChangeToken, SupportsFsspecFiles, TableStore
 
 __all__ = ["LeasedTableStore"]
 
 T = TypeVar("T")
+
+_open_stores: weakref.WeakSet[LeasedTableStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    # A store closed by its idle thread while the interpreter shuts down can
+    # abort the process inside DuckDB; close them while Python still runs.
+    for store in list(_open_stores):
+        store.close()
 
 
 class LeasedTableStore:
@@ -70,6 +82,9 @@ class LeasedTableStore:
         self._last_used = 0.0
         self._reaper: threading.Thread | None = None
         self._closed = False
+        self._opens = 0
+        self._filesystems: list[Any] = []  # registered again on every open
+        _open_stores.add(self)
         self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     @contextmanager
@@ -98,7 +113,11 @@ class LeasedTableStore:
         while True:
             try:
                 with self.guard():
-                    return self._open_store()
+                    store = self._open_store()
+                    for filesystem in self._filesystems:
+                        cast(SupportsFsspecFiles, store).register_filesystem(filesystem)
+                self._opens += 1  # another process may have written while it was closed
+                return store
             except CatalogLocked:
                 if time.monotonic() >= deadline:
                     raise
@@ -120,6 +139,34 @@ class LeasedTableStore:
         if store is not None:
             with self.guard() if guarded else nullcontext():
                 store.close()
+
+    def register_filesystem(self, filesystem: Any) -> None:
+        """Let SQL read ``<protocol>://`` paths through an fsspec filesystem, now and
+        after every reopen (``SupportsFsspecFiles``).
+
+        Raises
+        ------
+        InvalidInput
+            The stores this one opens cannot read fsspec files.
+        """
+        with self.lease() as store:
+            if not isinstance(store, SupportsFsspecFiles):
+                raise InvalidInput(f"{type(store).__name__} cannot read fsspec filesystems")
+            store.register_filesystem(filesystem)
+            self._filesystems.append(filesystem)
+
+    def change_token(self) -> Hashable:
+        """Changes when the store is reopened or the open store reports a write.
+
+        While the store is open no other process can write to its file; while
+        it is closed, or when the inner store cannot tell, the token equals
+        nothing, not even a later one.
+        """
+        with self._mutex:
+            store = self._store
+            if store is None or not isinstance(store, SupportsChangeToken):
+                return object()
+            return (self._opens, store.change_token())
 
     def _call(self, use: Callable[[TableStore], T]) -> T:
         with self.lease() as store:

@@ -6,12 +6,14 @@ is the public face that also builds adapters from URLs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,18 @@ logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
 # Runs a step some other way than calling a function: (tracker, fn, options) -> result.
 StepExecutor = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
+
+_open_trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_trackers() -> None:
+    """Finish the catalog writes of trackers the program did not close."""
+    for tracker in list(_open_trackers):
+        try:
+            tracker.close()
+        except Exception:  # exiting anyway; the snapshots still hold every run
+            logger.warning("closing a tracker at exit failed", exc_info=True)
 
 
 class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
@@ -132,6 +146,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         # The wiring layer (consist.Tracker) registers them; services name none.
         self.step_executors: dict[str, StepExecutor] = {}
         self._closed = False
+        _open_trackers.add(self)
         self._recover_interrupted_runs()
 
     # ------------------------------------------------------------------ lifecycle
@@ -536,6 +551,11 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
 
     def _run_exists(self, run_id: str) -> bool:
         return self.snapshots.exists(run_id) or self._reader.has_run(run_id)
+
+    def catalog_change_token(self) -> Hashable | None:
+        """Equal to an earlier token only if no run or artifact can have been recorded
+        since, here or by another process; None when the catalog cannot tell."""
+        return self._reader.change_token()
 
     def close(self) -> None:
         """Finish pending catalog writes and release adapters. Safe to call twice."""

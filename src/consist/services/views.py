@@ -12,14 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from consist.domain import Artifact, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError, InvalidInput, NotFound
-from consist.ports import SupportsSQL, TableStore
+from consist.ports import (
+    SupportsChangeToken,
+    SupportsFsspecFiles,
+    SupportsInPlaceReads,
+    SupportsSQL,
+    TableStore,
+)
 from consist.services.hybrid_views import DRIVERS, SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
 from consist.services.ingestion import Ingestion, ingestions, schema_key
 from consist.services.sql_names import (
@@ -97,8 +103,10 @@ class ViewFactory:
         self._built: dict[str, str] = {}
         # What the catalog looked like when every view was last built, and the
         # files those views read: unchanged, a refresh has nothing to do.
-        self._built_from: tuple[Any, ...] | None = None
+        self._built_token: Hashable | None = None
+        self._built_fingerprint: tuple[Any, ...] | None = None
         self._cold_paths: set[str] = set()
+        self._registered: dict[str, Any] = {}  # fsspec filesystems given to DuckDB, by protocol
         self._classes: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         self._lock = threading.RLock()
         for model in schemas:
@@ -170,13 +178,12 @@ class ViewFactory:
             if not wanted:
                 return []
             everything = len(wanted) == len(self._specs)
-            fingerprint = self._fingerprint(store) if everything else None
-            if (
-                fingerprint is not None
-                and fingerprint == self._built_from
-                and all(os.path.exists(p) for p in self._cold_paths)
-            ):
+            if everything and self._unchanged(store):
                 return []
+            # Read before the catalog is: a write landing in between makes the
+            # next refresh look again, never skip a change.
+            token = self._change_token(store) if everything else None
+            fingerprint = self._fingerprint(store) if everything else None
             state = _CatalogState.read(self._dv, store, wanted)
             rebuilt = []
             for spec in wanted:
@@ -186,15 +193,40 @@ class ViewFactory:
                     self._built[spec.name] = sql
                     rebuilt.append(spec.name)
             if everything:
-                self._built_from = fingerprint
+                self._built_token, self._built_fingerprint = token, fingerprint
                 self._cold_paths = {c.path for c in state.cold_files}
-            else:
-                self._built_from = None  # some views are newer than the fingerprint
+            else:  # some views are newer than what was recorded
+                self._built_token = self._built_fingerprint = None
             return rebuilt
 
+    def _unchanged(self, store: TableStore) -> bool:
+        """Whether nothing a view reads can have changed since every view was built.
+
+        First the stores' change tokens (no query at all), then a small catalog
+        query; the catalog is read in full only when both say "maybe".
+        """
+        # Archived blobs (URLs) are immutable; only local files can vanish.
+        if not all(os.path.exists(p) for p in self._cold_paths if "://" not in p):
+            return False
+        token = self._change_token(store)
+        if token is not None and token == self._built_token:
+            return True
+        fingerprint = self._fingerprint(store)
+        if fingerprint is not None and fingerprint == self._built_fingerprint:
+            self._built_token = token  # read before the fingerprint, so still safe
+            return True
+        return False
+
+    def _change_token(self, store: TableStore) -> Hashable | None:
+        catalog_token = self._dv.catalog_change_token()
+        if catalog_token is None or not isinstance(store, SupportsChangeToken):
+            return None
+        return (catalog_token, store.change_token())
+
     def _fingerprint(self, store: TableStore) -> tuple[Any, ...] | None:
-        """A cheap summary that changes whenever a view could: runs started or ended,
-        artifacts added, rows ingested. None when the catalog cannot answer SQL."""
+        """Counts and latest times of runs and artifacts, and the number of ingested
+        artifacts: they change whenever a view could. None when the catalog
+        cannot answer SQL."""
         catalog = self._dv.catalog
         if not isinstance(catalog, SupportsSQL):
             return None
@@ -265,18 +297,48 @@ class ViewFactory:
         return "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
 
     def _existing_path(self, artifact: Artifact) -> str | None:
+        """Where DuckDB can read the artifact: its local file, else its archived blob."""
         try:
             path = self._dv.resolve_path(artifact)
         except ConsistError:
             path = None
         if path is not None and path.is_file():
             return str(path)
+        remote = self._archived_location(artifact)
+        if remote is not None:
+            return remote
         logger.warning(
-            "view: artifact %r (%s) has no file and was not ingested; left out",
+            "view: artifact %r (%s) has no file, no archived copy and was not ingested; left out",
             artifact.key,
             artifact.uri,
         )
         return None
+
+    def _archived_location(self, artifact: Artifact) -> str | None:
+        """The URL of the artifact's blob, read in place through the store's fsspec
+        filesystem (registered with DuckDB), when the blob store allows it."""
+        from consist.services.sharing import BLOB_DIGEST, is_digest
+
+        blobs, store = self._dv.blobs, self._dv.tables
+        digest = artifact.meta.get(BLOB_DIGEST) or artifact.content_hash
+        if not (
+            is_digest(digest)
+            and isinstance(blobs, SupportsInPlaceReads)
+            and isinstance(store, SupportsFsspecFiles)
+        ):
+            return None
+        try:
+            if not blobs.exists(digest):
+                return None
+            filesystem, url = blobs.fsspec_location(digest)
+            protocol = url.split("://")[0] if "://" in url else None
+            if protocol is not None and self._registered.get(protocol) is not filesystem:
+                store.register_filesystem(filesystem)
+                self._registered[protocol] = filesystem
+        except ConsistError:
+            logger.warning("view: cannot reach the archived copy of %r", artifact.key)
+            return None
+        return url
 
     # -- SQLAlchemy classes ---------------------------------------------------------
 

@@ -40,6 +40,7 @@ from consist.domain.errors import (
     MissingFile,
     RunNotFound,
 )
+from consist.ports import SupportsChangeToken
 
 _T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -242,6 +243,17 @@ class CatalogContract:
         assert catalog.get_run("r'1") == run
         assert catalog.find_runs(RunQuery(model=nasty))[0].id == "r'1"
         assert catalog.find_artifacts(key=nasty)[0] == art
+
+    def test_change_token_moves_with_every_write(self, catalog: Any) -> None:
+        """Optional capability: a token read before a write never equals one read after."""
+        token = catalog.change_token if isinstance(catalog, SupportsChangeToken) else None
+        if token is None:
+            pytest.skip(f"{type(catalog).__name__} offers no change token (optional)")
+        tokens = [token()]
+        for i in range(3):
+            catalog.record(make_record(make_run(f"tok{i}")))
+            tokens.append(token())
+        assert len(set(tokens)) == len(tokens)
 
     def test_close_is_safe_twice(self, catalog: Any) -> None:
         catalog.close()

@@ -18,11 +18,12 @@ import pyarrow as pa
 import pytest
 
 from consist.domain.errors import CatalogError, InvalidInput, UnsafeIdentifier
+from consist.ports import SupportsChangeToken
 from consist.services.sql_names import table_name_for_key
 
 __all__ = ["TableStoreContract"]
 
-NASTY = 'x"; DROP TABLE runs; --'
+NASTY = 'x"; DROP TABLE victims; --'
 
 
 def _rows(store: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -92,7 +93,7 @@ class TableStoreContract:
 
     def test_unsafe_table_name_is_refused_and_never_executed(self, tables: Any) -> None:
         """A key full of SQL never reaches SQL as a name; table_name_for_key makes it safe."""
-        tables.write_rows("runs", pa.table({"v": [1]}), artifact_id="keep")
+        tables.write_rows("victims", pa.table({"v": [1]}), artifact_id="keep")
         with pytest.raises(UnsafeIdentifier):
             tables.write_rows(NASTY, pa.table({"v": [1]}), artifact_id="a")
         with pytest.raises(UnsafeIdentifier):
@@ -100,8 +101,15 @@ class TableStoreContract:
         safe = table_name_for_key(NASTY)
         assert tables.write_rows(safe, pa.table({"v": [2]}), artifact_id=NASTY) == 1
         assert tables.has_rows(safe, NASTY)
-        assert sorted(tables.tables()) == sorted(["runs", safe])
-        assert _rows(tables, "SELECT v FROM runs") == [{"v": 1}]
+        assert sorted(tables.tables()) == sorted(["victims", safe])
+        assert _rows(tables, "SELECT v FROM victims") == [{"v": 1}]
+
+    def test_table_without_ingested_rows_is_never_written(self, tables: Any) -> None:
+        """A table made by other means (a catalog's own, a user's) is refused, and kept."""
+        tables.query("CREATE TABLE mine AS SELECT 1 AS v")
+        with pytest.raises(InvalidInput, match="holds no ingested rows"):
+            tables.write_rows("mine", pa.table({"v": [2]}), artifact_id="a")
+        assert _rows(tables, "SELECT * FROM mine") == [{"v": 1}]
 
     def test_view_is_created_replaced_and_queried(self, tables: Any) -> None:
         tables.write_rows("t", pa.table({"v": [1, 2, 3]}), artifact_id="a")
@@ -117,10 +125,10 @@ class TableStoreContract:
         assert _rows(tables, "SELECT count(*) AS n FROM all_t") == [{"n": 2}]
 
     def test_unsafe_view_name_is_refused(self, tables: Any) -> None:
-        tables.write_rows("runs", pa.table({"v": [1]}), artifact_id="keep")
+        tables.write_rows("victims", pa.table({"v": [1]}), artifact_id="keep")
         with pytest.raises(UnsafeIdentifier):
             tables.create_view(NASTY, "SELECT 1 AS x")
-        assert tables.tables() == ["runs"]
+        assert tables.tables() == ["victims"]
 
     def test_failing_statement_raises_catalog_error(self, tables: Any) -> None:
         with pytest.raises(CatalogError):
@@ -134,6 +142,17 @@ class TableStoreContract:
         with pytest.raises(CatalogError):
             tables.write_rows("t", pa.table({"v": ["not a number"]}), artifact_id="a")
         assert _rows(tables, "SELECT v FROM t ORDER BY v") == [{"v": 1}, {"v": 2}]
+
+    def test_change_token_moves_with_every_write(self, tables: Any) -> None:
+        """Optional capability: ingesting or (re)creating a view changes the token."""
+        token = tables.change_token if isinstance(tables, SupportsChangeToken) else None
+        if token is None:
+            pytest.skip(f"{type(tables).__name__} offers no change token (optional)")
+        before = token()
+        tables.write_rows("persons", pa.table({"v": [1]}), artifact_id="a1")
+        ingested = token()
+        tables.create_view("v_persons", "SELECT * FROM persons")
+        assert len({before, ingested, token()}) == 3
 
     def test_close_is_safe_twice(self, tables: Any) -> None:
         tables.close()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -28,15 +28,14 @@ from consist.relational import (
     schema_rows,
 )
 
-if TYPE_CHECKING:
-    from ._tables import DuckDBTableStore
-
 from ._connection import (
     DEFAULT_KEEP_OPEN,
     DEFAULT_LOCK_TIMEOUT,
     LeasedDatabase,
     parse_url,
 )
+from ._sql import reads_only
+from ._tables import DuckDBTableStore, prepare_for_views
 
 __all__ = ["MIGRATIONS", "DuckDBCatalog", "Migration", "migrate"]
 
@@ -242,15 +241,18 @@ class DuckDBCatalog:
         return self._db.path
 
     def _prepare(self, conn: duckdb.DuckDBPyConnection) -> None:
+        prepare_for_views(conn)  # the file may also hold data tables and views
         if not self._migrated:
             migrate(conn, self._db.path)
             self._migrated = True
 
     def table_store(self) -> DuckDBTableStore:
         """A TableStore on this catalog's own file and connection (``SupportsTableStore``)."""
-        from ._tables import DuckDBTableStore
+        return DuckDBTableStore.sharing(self.url, self._db)
 
-        return DuckDBTableStore.sharing(self.url, self._lease)
+    def change_token(self) -> Hashable:
+        """Changes with every write lease and every open of the file (``SupportsChangeToken``)."""
+        return self._db.change_token()
 
     @contextmanager
     def _lease(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -426,7 +428,8 @@ class DuckDBCatalog:
         CatalogError
             For a statement DuckDB rejects.
         """
-        with self._lease() as conn:
+        lease = self._read() if reads_only(sql) else self._lease()
+        with lease as conn:
             relation = conn.sql(sql, params=list(params) if params is not None else None)
             # Statements without rows (DELETE, CREATE, ...) run and return None.
             table: pa.Table = pa.table({}) if relation is None else relation.to_arrow_table()

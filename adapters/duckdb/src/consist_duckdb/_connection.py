@@ -8,13 +8,16 @@ tracker per worker, a notebook, the CLI) can share one catalog file.
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import duckdb
@@ -108,6 +111,31 @@ def translate(exc: BaseException, path: str) -> CatalogError:
     return CatalogError(f"DuckDB catalog {path}: {message}")
 
 
+_open_databases: weakref.WeakSet[LeasedDatabase] = weakref.WeakSet()
+
+
+def filesystem_name(filesystem: Any) -> str:
+    """The name DuckDB registers an fsspec filesystem under: its (first) protocol."""
+    protocol = filesystem.protocol
+    return str(protocol if isinstance(protocol, str) else protocol[0])
+
+
+def attach_filesystem(conn: duckdb.DuckDBPyConnection, filesystem: Any) -> None:
+    """Register ``filesystem`` with the database of ``conn``, replacing one of its name."""
+    name = filesystem_name(filesystem)
+    if name in conn.list_filesystems():
+        conn.unregister_filesystem(name)
+    conn.register_filesystem(filesystem)
+
+
+@atexit.register
+def _close_open_databases() -> None:
+    # An idle-close thread still inside DuckDB when the interpreter shuts
+    # down aborts the process ("terminate called ..."); close them first.
+    for database in list(_open_databases):
+        database.close(wait_for_users=5.0)
+
+
 class LeasedDatabase:
     """One DuckDB database, opened for bursts of work and closed when idle.
 
@@ -156,6 +184,21 @@ class LeasedDatabase:
         self._resume_after = 0.0
         self._reaper: threading.Thread | None = None
         self._gate = _Gate(f"{path}.lock")
+        # Bumped after every write lease and whenever the file is opened or let
+        # go: while we hold the file no other process can write to it.
+        self._generation = 0
+        self._filesystems: dict[str, Any] = {}  # fsspec filesystems, registered on each open
+        _open_databases.add(self)
+
+    def change_token(self) -> Hashable:
+        """Equal between two looks only if no write can have been committed in between.
+
+        While the file is open here no other process can write to it, so
+        counting our own write leases and opens is enough; while it is closed
+        anyone may write, and the token equals nothing, not even a later one.
+        """
+        with self._mutex:
+            return self._generation if self._conn is not None else object()
 
     @property
     def in_memory(self) -> bool:
@@ -194,6 +237,7 @@ class LeasedDatabase:
             finally:
                 with self._mutex:
                     self._depth -= 1
+                    self._generation += 1  # after the commit, so a reader never misses it
                     if self._depth == 0 and self._readers == 0:
                         self._after_use(failed)
 
@@ -234,9 +278,25 @@ class LeasedDatabase:
                     if self._depth == 0 and self._readers == 0:
                         self._after_use(failed)
 
-    def close(self) -> None:
+    def register_filesystem(self, filesystem: Any) -> None:
+        """Let SQL read ``<protocol>://`` paths through an fsspec filesystem, now and
+        after every reopen; a filesystem of the same protocol replaces the earlier one."""
         with self._mutex:
-            self._release()
+            self._filesystems[filesystem_name(filesystem)] = filesystem
+            if self._conn is not None:
+                attach_filesystem(self._conn, filesystem)
+
+    def close(self, wait_for_users: float = 0.0) -> None:
+        """Close the connection, after waiting up to ``wait_for_users`` seconds for
+        leases in progress on other threads to end."""
+        deadline = time.monotonic() + wait_for_users
+        while True:
+            with self._mutex:
+                busy = self._depth or self._readers
+                if not busy or time.monotonic() >= deadline:
+                    self._release()
+                    return
+            time.sleep(0.005)
 
     def _ensure_fresh(self) -> None:
         stale = time.monotonic() - self._opened_at >= self._max_hold
@@ -245,12 +305,15 @@ class LeasedDatabase:
         if self._conn is None:
             self._conn = self._open()
             try:
+                for filesystem in self._filesystems.values():
+                    attach_filesystem(self._conn, filesystem)
                 self._reader = self._conn.cursor()
             except duckdb.Error as exc:
                 self._release()
                 raise translate(exc, self.path) from None
             self._opened_at = time.monotonic()
             self._opened_wall_ns = time.time_ns()
+            self._generation += 1  # another process may have written while we were closed
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         pause = self._resume_after - time.monotonic()
@@ -344,6 +407,7 @@ class LeasedDatabase:
                     pass
         if conn is not None:
             self._gate.release()
+            self._generation += 1
 
 
 class _Gate:

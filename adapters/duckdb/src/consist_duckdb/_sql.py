@@ -16,10 +16,22 @@ from consist.domain.errors import (
     InvalidURI,
 )
 
-__all__ = ["database_of", "translated"]
+__all__ = ["database_of", "reads_only", "translated"]
 
 _SCHEME = "duckdb://"
 _MEMORY = ":memory:"
+
+
+def reads_only(sql: str) -> bool:
+    """Whether every statement in ``sql`` is a query (SELECT, DESCRIBE, SHOW, ...).
+
+    Queries run on a read cursor and are not counted as writes by change tokens.
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return False  # let the write path run it and report the error
+    return bool(statements) and all(s.type == duckdb.StatementType.SELECT for s in statements)
 
 
 def database_of(url: str) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 from consist.domain.errors import InvalidInput
 from consist.services.sql_names import quote_identifier, validate_view_name
 
-from ._sql import database_of, translated
+from ._connection import LeasedDatabase, attach_filesystem
+from ._sql import database_of, reads_only, translated
 
 __all__ = ["ARTIFACT_COLUMN", "DuckDBTableStore"]
 
@@ -62,10 +63,11 @@ def _with_artifact_id(data: pa.Table, artifact_id: str) -> pa.Table:
     return data
 
 
-def _prepare(con: duckdb.DuckDBPyConnection) -> None:
+def prepare_for_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Settings for every connection to a database holding views."""
     # Hybrid views re-read the same Parquet footers on every query; DuckDB
     # checks each file's modification time before reusing a cached one.
-    con.execute("SET parquet_metadata_cache = true")
+    con.execute("SET GLOBAL parquet_metadata_cache = true")
 
 
 class DuckDBTableStore:
@@ -73,7 +75,9 @@ class DuckDBTableStore:
 
     Each table holds the rows of many artifacts, told apart by the
     ``consist_artifact_id`` column; ``write_rows`` adds it when the data lacks
-    it. One connection serves every call, one call at a time.
+    it. A store of its own holds one connection and serves one call at a time;
+    a store sharing a catalog's database (:meth:`sharing`) reads on the
+    catalog's read cursor, so queries do not wait for catalog writes.
 
     Raises
     ------
@@ -86,45 +90,64 @@ class DuckDBTableStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
-        self._borrowed: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None
-        self._borrowed = None
+        self._shared: LeasedDatabase | None = None
         # True when the tables live in a catalog's own database (see ``sharing``).
         self.shares_catalog = False
+        # Our connection stays open, so no other process can write meanwhile:
+        # counting our own writes is enough for ``change_token``.
+        self._writes = 0
         with translated(f"opening {url}"):
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(database_of(url))
-            _prepare(self._con)
+            prepare_for_views(self._con)
 
     @classmethod
-    def sharing(
-        cls,
-        url: str,
-        lease: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
-    ) -> DuckDBTableStore:
-        """A store that borrows another owner's connection (the catalog's) for each call.
+    def sharing(cls, url: str, database: LeasedDatabase) -> DuckDBTableStore:
+        """A store on a catalog's leased database, using its connections for each call.
 
         One connection per database file per process: DuckDB's in-process
         instance cache is not safe against one thread opening a file while
         another closes it, and two owners would also hold the file lock twice.
+        The catalog prepares its connections with :func:`prepare_for_views`.
         """
         store = cls.__new__(cls)
         store.url = url
         store._lock = threading.RLock()
         store._con = None
-        store._borrowed = lease
+        store._shared = database
+        store._writes = 0
         store.shares_catalog = True
         return store
 
     @contextmanager
-    def _use(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _use(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._shared is not None:
+            lease = self._shared.lease() if write else self._shared.read_lease()
+            with lease as con:
+                yield con
+            return
         with self._lock:
-            if self._borrowed is not None:
-                with self._borrowed() as con:
-                    _prepare(con)
-                    yield con
-                return
             if self._con is None:
                 raise InvalidInput(f"table store {self.url} is closed; open a new one")
-            yield self._con
+            try:
+                yield self._con
+            finally:
+                if write:
+                    self._writes += 1
+
+    def register_filesystem(self, filesystem: Any) -> None:
+        """Let SQL here read ``<protocol>://`` paths through an fsspec filesystem
+        (``SupportsFsspecFiles``); one of the same protocol is replaced."""
+        if self._shared is not None:
+            self._shared.register_filesystem(filesystem)
+            return
+        with self._lock, translated("registering an fsspec filesystem"):
+            if self._con is None:
+                raise InvalidInput(f"table store {self.url} is closed; open a new one")
+            attach_filesystem(self._con, filesystem)
+
+    def change_token(self) -> Hashable:
+        """Changes whenever a write may have been committed (``SupportsChangeToken``)."""
+        return self._shared.change_token() if self._shared is not None else self._writes
 
     @staticmethod
     def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -163,7 +186,10 @@ class DuckDBTableStore:
         """
         name = quote_identifier(validate_view_name(table))
         incoming = _with_artifact_id(_as_arrow(data), artifact_id)
-        with translated(f"writing artifact {artifact_id!r} to table {table!r}"), self._use() as con:
+        with (
+            translated(f"writing artifact {artifact_id!r} to table {table!r}"),
+            self._use(write=True) as con,
+        ):
             con.register(_INCOMING, incoming)
             try:
                 con.begin()
@@ -184,6 +210,12 @@ class DuckDBTableStore:
         if not existing:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {_INCOMING}")
             return
+        if ARTIFACT_COLUMN not in existing:
+            raise InvalidInput(
+                f"table {table!r} already exists and holds no ingested rows (it has no "
+                f"{ARTIFACT_COLUMN} column; the catalog's own tables share this database); "
+                "write to another name, such as table_name_for_key(key)"
+            )
         for column, column_type, *_ in con.execute(
             f"DESCRIBE SELECT * FROM {_INCOMING}"
         ).fetchall():
@@ -197,7 +229,10 @@ class DuckDBTableStore:
     def has_rows(self, table: str, artifact_id: str) -> bool:
         """Whether ``table`` holds rows of ``artifact_id`` (False when there is no such table)."""
         name = quote_identifier(validate_view_name(table))
-        with translated(f"looking up artifact {artifact_id!r} in {table!r}"), self._use() as con:
+        with (
+            translated(f"looking up artifact {artifact_id!r} in {table!r}"),
+            self._use(write=False) as con,
+        ):
             if ARTIFACT_COLUMN not in self._columns(con, table):
                 return False
             sql = f"SELECT 1 FROM {name} WHERE {ARTIFACT_COLUMN} = ? LIMIT 1"
@@ -216,7 +251,7 @@ class DuckDBTableStore:
             DuckDB cannot bind ``select_sql`` (a missing file or table, a bad column).
         """
         quoted = quote_identifier(validate_view_name(name))
-        with translated(f"creating view {name!r}"), self._use() as con:
+        with translated(f"creating view {name!r}"), self._use(write=True) as con:
             con.execute(f"CREATE OR REPLACE VIEW {quoted} AS {select_sql}")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
@@ -227,7 +262,7 @@ class DuckDBTableStore:
         CatalogError
             The statement fails.
         """
-        with translated("query"), self._use() as con:
+        with translated("query"), self._use(write=not reads_only(sql)) as con:
             relation = con.sql(sql, params=list(params) if params else None)
             if relation is None:  # a statement without a result set
                 return pa.table({})
@@ -237,7 +272,7 @@ class DuckDBTableStore:
 
     def tables(self) -> list[str]:
         """Names of the ingested tables (those with a ``consist_artifact_id`` column), sorted."""
-        with translated("listing tables"), self._use() as con:
+        with translated("listing tables"), self._use(write=False) as con:
             return [name for (name,) in con.execute(_INGESTED_TABLES).fetchall()]
 
     def close(self) -> None:

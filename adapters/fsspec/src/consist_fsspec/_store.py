@@ -54,6 +54,15 @@ class FsspecBlobStore:
     progress
         Show a progress bar on stderr for transfers of 64 MiB or more: ``True``
         always, ``False`` never, ``None`` (default) when stderr is a terminal.
+    durable
+        Flush what is written to a local disk (``fsync``) before it becomes
+        visible: a blob before it is renamed to its digest, a fetched file
+        before it replaces ``destination`` (default ``True``). ``False`` skips
+        the flush, for scratch disks whose contents do not outlive a crash
+        anyway: after a power loss or kernel crash a blob may then be empty or
+        incomplete; ``get`` still refuses it (``IntegrityError``) and the next
+        ``put`` of the same file replaces it if its size is wrong. Object
+        stores (S3, GCS, Azure) are unaffected.
 
     Raises
     ------
@@ -69,11 +78,13 @@ class FsspecBlobStore:
         storage_options: dict[str, Any] | None = None,
         *,
         progress: bool | None = None,
+        durable: bool = True,
     ) -> None:
         self.url = url
         self._options = dict(storage_options or {})
         self._secrets = sorted(_secret_strings(self._options), key=len, reverse=True)
         self._progress = progress
+        self._durable = durable
         self._where = _USERINFO.sub("***@", url)
         try:
             fs, root = fsspec.core.url_to_fs(url, **self._options)
@@ -171,6 +182,15 @@ class FsspecBlobStore:
             inner = self._fs.open(key, "rb")
         return VerifyingReader(inner, digest, self._where)  # type: ignore[return-value]
 
+    def fsspec_location(self, digest: str) -> tuple[Any, str]:
+        """The filesystem holding a blob and its URL there (``SupportsInPlaceReads``).
+
+        A local store gives a plain absolute path; others a URL with the
+        protocol (``s3://bucket/prefix/sha256/ab/cd/<digest>``).
+        """
+        key = _names.blob_key(self._root, check_digest(digest))
+        return self._fs, key if self._local else self._fs.unstrip_protocol(key)
+
     def exists(self, digest: str) -> bool:
         key = _names.blob_key(self._root, check_digest(digest))
         with self._vendor_errors("exists"):
@@ -211,7 +231,7 @@ class FsspecBlobStore:
             try:
                 with self._fs.open(temp, "wb") as handle:
                     handle.write(bytes(data))
-                if self._local:
+                if self._local and self._durable:
                     fsync_path(temp)
                 self._commit(temp, key)
             except BaseException:
@@ -262,20 +282,21 @@ class FsspecBlobStore:
         return digest
 
     def _put_local(self, path: Path, progress: Progress) -> str:
-        """Kernel copy into a temp name while hashing, fsync, then rename to the digest's key."""
+        """Kernel copy into a temp name while hashing (flushed), then rename to the digest's key."""
         temp = _names.temp_key(self._root)
         before = _fingerprint(path)
         progress.start(f"storing {path.name}", before[0])
         with self._vendor_errors("put"):
             os.makedirs(os.path.dirname(temp), exist_ok=True)
             try:
-                digest, size = copy_and_hash(path, Path(temp), progress.advance)
+                digest, size = copy_and_hash(
+                    path, Path(temp), progress.advance, durable=self._durable
+                )
                 if _fingerprint(path) != before:
                     raise IntegrityError(
                         f"{path} changed while it was being stored in {self._where}; nothing "
                         "was kept: store it again once nothing is writing to it"
                     )
-                fsync_path(temp)
                 key = _names.blob_key(self._root, digest)
                 if self._holds(key, size):
                     os.unlink(temp)
@@ -330,12 +351,11 @@ class FsspecBlobStore:
     def _download_then_hash(self, digest: str, key: str, temp: str, progress: Progress) -> str:
         # The backend's own get_file is its fastest path (one streamed GET, or
         # concurrent ranges); hashing the local copy afterwards reads it back
-        # from the page cache.
+        # from the page cache, while a worker flushes it to disk.
         with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
             self._fs.get_file(key, temp, callback=progress.callback(f"downloading {digest[:12]}"))
         progress.start(f"verifying {digest[:12]}", os.path.getsize(temp))
-        actual, _ = hash_file(Path(temp), progress.advance)
-        fsync_path(temp)
+        actual, _ = hash_file(Path(temp), progress.advance, flush=self._durable)
         return actual
 
     def _copy_out(self, digest: str, key: str, temp: str, progress: Progress) -> str:
@@ -343,8 +363,9 @@ class FsspecBlobStore:
         # the kernel copies it verifies the bytes the copy received.
         with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
             progress.start(f"fetching {digest[:12]}", os.path.getsize(key))
-            actual, _ = copy_and_hash(Path(key), Path(temp), progress.advance)
-        fsync_path(temp)
+            actual, _ = copy_and_hash(
+                Path(key), Path(temp), progress.advance, durable=self._durable
+            )
         return actual
 
     def _stream_to(self, digest: str, key: str, fd: int, progress: Progress) -> str:
@@ -357,7 +378,8 @@ class FsspecBlobStore:
             with source:
                 actual, _ = copy_hashing(source, sink.write, progress.advance)
             sink.flush()
-            os.fsync(sink.fileno())
+            if self._durable:
+                os.fsync(sink.fileno())
         return actual
 
     def _find(self, base: str) -> list[str]:
