@@ -280,9 +280,7 @@ def test_local_file_changing_during_put_keeps_nothing(tmp_path: Path, monkeypatc
     path = write_file(tmp_path / "f", MiB)
     real = store_module.copy_and_hash
 
-    def copy_while_someone_appends(
-        source: Path, target: Path, advance: Any, **options: Any
-    ) -> Any:
+    def copy_while_someone_appends(source: Path, target: Path, advance: Any, **options: Any) -> Any:
         result = real(source, target, advance, **options)
         with open(source, "ab") as handle:
             handle.write(b"late")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import io
 import os
-import shutil
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +17,16 @@ from typing import Any, BinaryIO
 from consist.domain.errors import IntegrityError
 
 CHUNK_SIZE = 8 << 20
+# Local hashing reads into one reused buffer of this size: no allocation per
+# chunk, and small enough to still be in cache when the hash reads it back.
+HASH_CHUNK = 1 << 20
+# One kernel copy step; its writeback to disk is started as soon as it is copied.
+COPY_CHUNK = 64 << 20
+# Progress is reported at most this often (a bar update costs a lock and a clock read).
+PROGRESS_STEP = 8 << 20
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback, do not wait for it
+_DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 def copy_hashing(
@@ -57,36 +70,189 @@ def copy_hashing(
     return hasher.hexdigest(), size
 
 
-def hash_file(path: Path, advance: Callable[[int], None]) -> tuple[str, int]:
-    """SHA-256 and size of a local file, read in chunks."""
-    with open(path, "rb", buffering=0) as handle:
-        return copy_hashing(handle, None, advance)
+def hash_file(
+    path: Path, advance: Callable[[int], None], *, flush: bool = False
+) -> tuple[str, int]:
+    """SHA-256 and size of a local file.
 
-
-def copy_and_hash(source: Path, target: Path, advance: Callable[[int], None]) -> tuple[str, int]:
-    """Copy a local file with the kernel's copy while hashing it in this thread.
-
-    ``shutil.copyfile`` (``copy_file_range`` / ``sendfile`` on Linux) runs in a
-    worker thread and never brings the bytes into Python; the hash reads the
-    same pages, mostly from the page cache. The result costs about
-    max(copy, hash) instead of their sum. The hash is of ``source``; callers
-    that cannot trust it to stay unchanged compare its ``stat`` before and after.
+    With ``flush``, the file is also flushed to disk (``fsync``) by a worker
+    thread while it is hashed: the flush waits on the disk, the hash on the CPU.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-copy") as pool:
-        copying = pool.submit(shutil.copyfile, source, target)
-        try:
-            result = hash_file(source, advance)
-        finally:
-            copying.result()
+    if not flush:
+        with open(path, "rb", buffering=0) as handle:
+            return _hash_stream(handle, advance)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-fsync") as pool:
+        flushing = pool.submit(fsync_path, path)
+        with open(path, "rb", buffering=0) as handle:
+            result = _hash_stream(handle, advance)
+        flushing.result()
     return result
 
 
+def copy_and_hash(
+    source: Path, target: Path, advance: Callable[[int], None], *, durable: bool = True
+) -> tuple[str, int]:
+    """Copy a local file inside the kernel while this thread hashes it; returns (digest, size).
+
+    A worker thread copies in ``COPY_CHUNK`` steps with ``copy_file_range``
+    (a reflink on XFS / Btrfs, a server-side copy on NFS 4.2), else
+    ``sendfile``, else ``read`` / ``write``; the bytes never enter Python.
+    This thread hashes ``source`` meanwhile, reading the same pages, mostly
+    from the page cache, so the whole costs about max(copy, hash) instead of
+    their sum.
+
+    With ``durable``, the writeback of each copied step is started at once
+    (``sync_file_range`` on Linux) and ``target`` is ``fsync``-ed at the end,
+    so the disk writes overlap the hashing and the final flush has little
+    left to do.
+
+    The hash is of ``source``; callers that cannot trust it to stay unchanged
+    compare its ``stat`` before and after.
+
+    Raises
+    ------
+    IntegrityError
+        The copy and the hash saw different lengths (``source`` changed).
+    """
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-copy") as pool:
+        copying = pool.submit(_copy_file, source, target, durable, stop)
+        try:
+            with open(source, "rb", buffering=0) as handle:
+                digest, size = _hash_stream(handle, advance, lambda: _failed(copying))
+        except BaseException:
+            stop.set()  # the copy stops at its next step; the pool waits for it
+            raise
+        copied = copying.result()
+    if copied != size:
+        raise IntegrityError(
+            f"{source} changed while it was being copied ({copied} bytes copied, {size} "
+            "hashed); nothing was kept: try again once nothing is writing to it"
+        )
+    return digest, size
+
+
 def fsync_path(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _hash_stream(
+    handle: Any, advance: Callable[[int], None], give_up: Callable[[], bool] | None = None
+) -> tuple[str, int]:
+    """SHA-256 of a raw file object read with ``readinto``; ``give_up`` is polled per chunk."""
+    hasher = hashlib.sha256()
+    buffer = bytearray(HASH_CHUNK)
+    view = memoryview(buffer)
+    size = unreported = 0
+    while read := handle.readinto(buffer):
+        hasher.update(view[:read])  # hashlib releases the GIL for buffers this size
+        size += read
+        unreported += read
+        if unreported >= PROGRESS_STEP:
+            advance(unreported)
+            unreported = 0
+            if give_up is not None and give_up():
+                break
+    if unreported:
+        advance(unreported)
+    return hasher.hexdigest(), size
+
+
+def _failed(future: Future[Any]) -> bool:
+    return future.done() and future.exception() is not None
+
+
+def _copy_file(source: Path, target: Path, durable: bool, stop: threading.Event) -> int:
+    source_fd = os.open(source, os.O_RDONLY | _O_BINARY)
+    try:
+        target_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_BINARY, 0o666)
+        try:
+            copied = _copy_fds(source_fd, target_fd, durable, stop)
+            if durable:
+                os.fsync(target_fd)
+        finally:
+            os.close(target_fd)
+    finally:
+        os.close(source_fd)
+    return copied
+
+
+def _copy_fds(source: int, target: int, durable: bool, stop: threading.Event) -> int:
+    """Copy until EOF with the fastest step this platform and filesystem accept."""
+    steps = [*_KERNEL_STEPS, _read_write]
+    writeback = _sync_file_range() if durable else None
+    offset = 0
+    while not stop.is_set():
+        step = steps[0]
+        try:
+            copied = step(source, target, offset, COPY_CHUNK)
+        except OSError as exc:
+            if exc.errno in _DISK_FULL or len(steps) == 1:
+                raise
+            # Not supported for this pair of files (EXDEV across filesystems,
+            # ENOSYS / EOPNOTSUPP / EINVAL on some filesystems): the next,
+            # slower step takes over at the same offset.
+            steps.pop(0)
+            continue
+        if not copied:
+            if len(steps) == 1:
+                break
+            # Some filesystems (procfs-like, a few FUSE and network ones) make
+            # the kernel steps report 0 before the end; a plain read decides.
+            steps = [_read_write]
+            continue
+        if writeback is not None:
+            writeback(target, offset, copied, _SYNC_FILE_RANGE_WRITE)
+        offset += copied
+    return offset
+
+
+def _copy_file_range(source: int, target: int, offset: int, count: int) -> int:
+    return os.copy_file_range(source, target, count, offset, offset)
+
+
+def _sendfile(source: int, target: int, offset: int, count: int) -> int:
+    os.lseek(target, offset, os.SEEK_SET)
+    return os.sendfile(target, source, offset, count)
+
+
+def _read_write(source: int, target: int, offset: int, count: int) -> int:
+    os.lseek(source, offset, os.SEEK_SET)
+    data = os.read(source, min(count, CHUNK_SIZE))
+    os.lseek(target, offset, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(target, view) :]
+    return len(data)
+
+
+_KERNEL_STEPS: list[Callable[[int, int, int, int], int]] = []
+if sys.platform.startswith("linux"):  # elsewhere sendfile only writes to sockets
+    if hasattr(os, "copy_file_range"):
+        _KERNEL_STEPS.append(_copy_file_range)
+    if hasattr(os, "sendfile"):
+        _KERNEL_STEPS.append(_sendfile)
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's ``sync_file_range`` (Linux only; the os module does not wrap it), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    # Only a hint: a failure (-1) leaves all the flushing to the final fsync.
+    return function  # type: ignore[no-any-return]
 
 
 class VerifyingReader(io.BufferedIOBase):
