@@ -87,10 +87,7 @@ def hash_file(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="consist-hash") as pool:
         flushing = pool.submit(fsync_path, path) if flush else None
         with open(path, "rb", buffering=0) as handle:
-            if os.fstat(handle.fileno()).st_size < READ_AHEAD * HASH_CHUNK:
-                result = _hash_stream(handle, advance)
-            else:
-                result = _hash_read_ahead(handle, advance, pool)
+            result = _hash_local(handle, advance, pool)
         if flushing is not None:
             flushing.result()
     return result
@@ -104,9 +101,9 @@ def copy_and_hash(
     A worker thread copies in ``COPY_CHUNK`` steps with ``copy_file_range``
     (a reflink on XFS / Btrfs, a server-side copy on NFS 4.2), else
     ``sendfile``, else ``read`` / ``write``; the bytes never enter Python.
-    This thread hashes ``source`` meanwhile, reading the same pages, mostly
-    from the page cache, so the whole costs about max(copy, hash) instead of
-    their sum.
+    This thread hashes ``source`` meanwhile (a second worker reads it a few
+    chunks ahead), from the same pages, mostly in the page cache, so the whole
+    costs about max(copy, hash) instead of their sum.
 
     With ``durable``, the writeback of each copied step is started at once
     (``sync_file_range`` on Linux) and ``target`` is ``fsync``-ed at the end,
@@ -122,11 +119,11 @@ def copy_and_hash(
         The copy and the hash saw different lengths (``source`` changed).
     """
     stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consist-copy") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="consist-copy") as pool:
         copying = pool.submit(_copy_file, source, target, durable, stop)
         try:
             with open(source, "rb", buffering=0) as handle:
-                digest, size = _hash_stream(handle, advance, lambda: _failed(copying))
+                digest, size = _hash_local(handle, advance, pool, lambda: _failed(copying))
         except BaseException:
             stop.set()  # the copy stops at its next step; the pool waits for it
             raise
@@ -169,8 +166,23 @@ def _hash_stream(
     return hasher.hexdigest(), size
 
 
+def _hash_local(
+    handle: Any,
+    advance: Callable[[int], None],
+    pool: ThreadPoolExecutor,
+    give_up: Callable[[], bool] | None = None,
+) -> tuple[str, int]:
+    """SHA-256 of a local file; ``pool`` reads ahead unless the file is only a few chunks."""
+    if os.fstat(handle.fileno()).st_size < READ_AHEAD * HASH_CHUNK:
+        return _hash_stream(handle, advance, give_up)
+    return _hash_read_ahead(handle, advance, pool, give_up)
+
+
 def _hash_read_ahead(
-    handle: Any, advance: Callable[[int], None], pool: ThreadPoolExecutor
+    handle: Any,
+    advance: Callable[[int], None],
+    pool: ThreadPoolExecutor,
+    give_up: Callable[[], bool] | None = None,
 ) -> tuple[str, int]:
     """``_hash_stream`` with the reads done by a worker, into ``READ_AHEAD`` reused buffers."""
     free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
@@ -202,6 +214,8 @@ def _hash_read_ahead(
             if unreported >= PROGRESS_STEP:
                 advance(unreported)
                 unreported = 0
+                if give_up is not None and give_up():
+                    break
     finally:
         free.put(None)  # the reader stops after at most READ_AHEAD more reads
     reading.result()
