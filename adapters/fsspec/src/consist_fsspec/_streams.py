@@ -18,10 +18,10 @@ from typing import Any, BinaryIO
 from consist.domain.errors import IntegrityError
 
 CHUNK_SIZE = 8 << 20
-# Local hashing reads into one reused buffer of this size: no allocation per
-# chunk, and small enough to still be in cache when the hash reads it back.
+# Local hashing reads into reused buffers of this size: no allocation per
+# chunk, and small enough to still be in cache when the hash reads them back.
 HASH_CHUNK = 1 << 20
-# Buffers a reading thread may fill ahead of the hash.
+# How many of those buffers a reading thread may fill ahead of the hash.
 READ_AHEAD = 4
 # One kernel copy step; its writeback to disk is started as soon as it is copied.
 COPY_CHUNK = 64 << 20
