@@ -52,6 +52,7 @@ __all__ = [
     "archive_outputs",
     "archived_copies",
     "check_archive",
+    "file_blob_digest",
     "publishable",
     "pull",
     "push",
@@ -94,6 +95,13 @@ def check_archive(policy: str | Sequence[str]) -> ArchivePolicy:
 def is_digest(value: object) -> TypeGuard[str]:
     """A SHA-256 hex digest (what a blob is named by)."""
     return isinstance(value, str) and bool(_DIGEST.match(value))
+
+
+def file_blob_digest(artifact: Artifact) -> str | None:
+    """The blob that holds a file artifact's bytes: the archived digest, else its
+    content hash when that is a SHA-256 digest; None when neither is."""
+    digest = artifact.meta.get(BLOB_DIGEST) or artifact.content_hash
+    return digest if is_digest(digest) else None
 
 
 # -- archiving -----------------------------------------------------------------------
@@ -182,13 +190,13 @@ def restore(tracker: Tracker, artifact: Artifact, destination: Path) -> Path | N
     if blobs is None:
         return None
     manifest = artifact.meta.get(BLOB_MANIFEST)
-    digest = artifact.meta.get(BLOB_DIGEST) or artifact.content_hash
+    digest = file_blob_digest(artifact)
     try:
         if is_digest(manifest):
             if not blobs.exists(manifest):
                 return None
             return get_tree(blobs, manifest, destination)
-        if not is_digest(digest) or not blobs.exists(digest):
+        if digest is None or not blobs.exists(digest):
             return None
         return blobs.get(digest, destination)
     except IntegrityError:

@@ -153,7 +153,8 @@ class LeasedTableStore:
             if not isinstance(store, SupportsFsspecFiles):
                 raise InvalidInput(f"{type(store).__name__} cannot read fsspec filesystems")
             store.register_filesystem(filesystem)
-            self._filesystems.append(filesystem)
+            if filesystem not in self._filesystems:
+                self._filesystems.append(filesystem)
 
     def change_token(self) -> Hashable:
         """Changes when the store is reopened or the open store reports a write.

@@ -28,6 +28,7 @@ from consist.ports import (
 )
 from consist.services.hybrid_views import DRIVERS, SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
 from consist.services.ingestion import Ingestion, ingestions, schema_key
+from consist.services.sharing import file_blob_digest
 from consist.services.sql_names import (
     quote_identifier,
     quote_literal,
@@ -317,12 +318,10 @@ class ViewFactory:
     def _archived_location(self, artifact: Artifact) -> str | None:
         """The URL of the artifact's blob, read in place through the store's fsspec
         filesystem (registered with DuckDB), when the blob store allows it."""
-        from consist.services.sharing import BLOB_DIGEST, is_digest
-
         blobs, store = self._dv.blobs, self._dv.tables
-        digest = artifact.meta.get(BLOB_DIGEST) or artifact.content_hash
+        digest = file_blob_digest(artifact)
         if not (
-            is_digest(digest)
+            digest is not None
             and isinstance(blobs, SupportsInPlaceReads)
             and isinstance(store, SupportsFsspecFiles)
         ):
