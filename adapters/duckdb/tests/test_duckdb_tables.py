@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from consist.domain.errors import CatalogError, CatalogLocked, InvalidInput, InvalidURI
-from consist.services.hybrid_views import FILES_PER_SCAN, ColdFile, hybrid_view_sql
+from consist.services.file_footers import FileFooters, signature_of
+from consist.services.hybrid_views import ColdFile, hybrid_view_sql
 from consist_duckdb import DuckDBTableStore
 
 
@@ -207,34 +208,38 @@ def test_schema_drift_across_files_and_formats_reads_null(
     ]
 
 
-def test_many_files_are_read_in_batches_with_correct_labels(
+def test_many_files_are_scanned_once_per_schema_with_correct_labels(
     store: DuckDBTableStore, tmp_path: Path
 ) -> None:
-    count = 2 * FILES_PER_SCAN + 6
-    files = [
-        ColdFile(
-            f"a{i}",
-            _parquet(tmp_path / f"{i}.parquet", i=[i] * (i + 1)),
-            "parquet",
-            run_id=f"run{i}",
-            year=2000 + i,
-        )
-        for i in range(count)
-    ]
-    # Only the last file has this column: drift across batches reads NULL elsewhere.
-    files.append(ColdFile("late", _parquet(tmp_path / "late.parquet", i=[count], extra=["x"]),
-                          "parquet", run_id="late", year=1))  # fmt: skip
+    count = 70
+    footers = FileFooters()
+
+    def cold(artifact_id: str, path: str, run_id: str, year: int, known: bool) -> ColdFile:
+        signature = signature_of(path)
+        schema = footers.schema(path, signature) if known and signature else None
+        return ColdFile(artifact_id, path, "parquet", run_id=run_id, year=year, schema=schema)
+
+    files = []
+    for i in range(count):
+        path = _parquet(tmp_path / f"{i}.parquet", i=[i] * (i + 1))
+        files.append(cold(f"a{i}", path, f"run{i}", 2000 + i, known=i < count - 2))
+    # Only this file has the column: the other scans read NULL for it.
+    late = _parquet(tmp_path / "late.parquet", i=[count], extra=["x"])
+    files.append(cold("late", late, "late", 1, known=True))
     sql = hybrid_view_sql(None, files)
+    # One scan per known schema, one (matching by name) for the files of unknown schema.
     assert sql.count("read_parquet(") == 3
+    assert sql.count("union_by_name") == 1
     store.create_view("v", sql)
     got = _rows(
         store,
         "SELECT consist_run_id AS run, min(i) AS i, min(consist_year) AS y, count(*) AS n, "
-        "count(extra) AS extra FROM v GROUP BY run ORDER BY i",
+        "count(extra) AS extra, min(consist_artifact_id) AS art FROM v GROUP BY run ORDER BY i",
     )
-    expected = [{"run": f"run{i}", "i": i, "y": 2000 + i, "n": i + 1, "extra": 0}
+    expected = [{"run": f"run{i}", "i": i, "y": 2000 + i, "n": i + 1, "extra": 0, "art": f"a{i}"}
                 for i in range(count)]  # fmt: skip
-    assert got == [*expected, {"run": "late", "i": count, "y": 1, "n": 1, "extra": 1}]
+    late_row = {"run": "late", "i": count, "y": 1, "n": 1, "extra": 1, "art": "late"}
+    assert got == [*expected, late_row]
     plan = str(store.query("EXPLAIN SELECT * FROM v").column(1)[0])
     assert plan.count("READ_PARQUET") == 3
 

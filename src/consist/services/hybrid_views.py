@@ -2,25 +2,31 @@
 
 Pure text generation for DuckDB's dialect; nothing here opens a database.
 
-Cold files are read in batches of up to ``FILES_PER_SCAN``: one scan
-(``read_parquet([...])`` or ``read_csv([...])`` with ``union_by_name=true``)
-per batch, so a view over fifty files is two scans, not fifty. The system
-columns of a cold row come from the catalog, never from the file: a file's
-own ``consist_*`` columns are dropped and the catalog's values are looked up
-by DuckDB's ``file_index`` virtual column in a constant list. DuckDB builds
-that list afresh for every vector of rows, so its cost grows with its length;
-batching keeps the lists short (a view over 500 files reads at the same speed
-per row as one over 50). Columns missing from some files or from the hot
-table read NULL.
+Cold files of one format are read by one scan (``read_parquet([...])`` or
+``read_csv([...])``) per column schema: files known to share their columns and
+types are scanned together without ``union_by_name``, so DuckDB reads one
+footer to bind the view, not all; files whose schema is not known are scanned
+together with ``union_by_name``. Columns missing from some files or from the
+hot table read NULL.
+
+The system columns of a cold row come from the catalog, never from the file:
+a file's own ``consist_*`` columns are dropped. A value every file of a scan
+shares is a literal; the others are looked up by DuckDB's ``file_index``
+virtual column in lists held by a one-row relation joined to the scan
+(``__consist_labels``, its columns named as the system columns). Held there,
+the lists are built once per query; as constants in the expression, DuckDB
+would build them again for every vector of rows, and a view over 500 files
+read 1.8x slower than a bare scan.
 
 A cold file with a column named ``file_index`` would hide DuckDB's virtual
 column and mislabel rows, so such a view fails when DuckDB binds it (a
-"Duplicate named argument" error) instead of answering wrongly.
+"Duplicate named argument" error) instead of answering wrongly. The name
+``__consist_guard`` is reserved the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import attrs
@@ -28,7 +34,7 @@ import attrs
 from consist.domain.errors import InvalidInput, InvalidURI
 from consist.services.sql_names import quote_identifier, quote_literal
 
-__all__ = ["DRIVERS", "FILES_PER_SCAN", "SYSTEM_COLUMNS", "ColdFile", "hybrid_view_sql"]
+__all__ = ["DRIVERS", "SYSTEM_COLUMNS", "ColdFile", "hybrid_view_sql"]
 
 SYSTEM_COLUMNS = (
     "consist_run_id",
@@ -38,11 +44,9 @@ SYSTEM_COLUMNS = (
     "consist_artifact_id",
 )
 DRIVERS = {"parquet": "read_parquet", "csv": "read_csv"}
-# Measured with DuckDB 2.0: 32 keeps a view within a few percent of a bare scan
-# from 50 to 500 files; longer lists cost more per row, shorter ones more scans.
-FILES_PER_SCAN = 32
 
 _GUARD = "__consist_guard"
+_LABELS = "__consist_labels"
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -57,6 +61,8 @@ class ColdFile:
     scenario_id: str | None = None
     year: int | None = None
     iteration: int | None = None
+    # (name, type) of every column, when known; files sharing one schema skip union_by_name.
+    schema: tuple[tuple[str, str], ...] | None = None
 
     @driver.validator
     def _known_driver(self, _: Any, value: str) -> None:
@@ -65,6 +71,14 @@ class ColdFile:
                 f"artifact {self.artifact_id!r} has driver {value!r}; hybrid views read "
                 f"{', '.join(sorted(DRIVERS))} files in place (ingest other formats)"
             )
+
+
+def _text_literal(value: str | None) -> str:
+    return "CAST(NULL AS VARCHAR)" if value is None else quote_literal(value)
+
+
+def _int_literal(value: int | None) -> str:
+    return f"CAST({'NULL' if value is None else int(value)} AS BIGINT)"
 
 
 def _text_list(values: Sequence[str | None]) -> str:
@@ -77,14 +91,18 @@ def _int_list(values: Sequence[int | None]) -> str:
     return f"CAST([{items}] AS BIGINT[])"
 
 
-def _system_value(values: Sequence[Any], as_list: Callable[[Sequence[Any]], str]) -> str:
-    """A constant when every file agrees, else a per-row lookup by file position."""
-    if len(set(values)) == 1:
-        return f"{as_list(values[:1])}[1]"
-    return f"{as_list(values)}[file_index::BIGINT + 1]"
+def _system_values(files: Sequence[ColdFile]) -> dict[str, tuple[list[Any], bool]]:
+    """Each system column's value per file, and whether it is text."""
+    return {
+        "consist_run_id": ([f.run_id for f in files], True),
+        "consist_scenario_id": ([f.scenario_id for f in files], True),
+        "consist_year": ([f.year for f in files], False),
+        "consist_iteration": ([f.iteration for f in files], False),
+        "consist_artifact_id": ([f.artifact_id for f in files], True),
+    }
 
 
-def _cold_select(driver: str, files: Sequence[ColdFile]) -> str:
+def _cold_select(driver: str, files: Sequence[ColdFile], *, by_name: bool) -> str:
     for f in files:
         if _GLOB_CHARS.intersection(f.path):
             raise InvalidURI(
@@ -92,22 +110,42 @@ def _cold_select(driver: str, files: Sequence[ColdFile]) -> str:
                 "character (* ? [); DuckDB would expand it, so rename the file or ingest it"
             )
     paths = ", ".join(quote_literal(f.path) for f in files)
-    system = {
-        "consist_run_id": _system_value([f.run_id for f in files], _text_list),
-        "consist_scenario_id": _system_value([f.scenario_id for f in files], _text_list),
-        "consist_year": _system_value([f.year for f in files], _int_list),
-        "consist_iteration": _system_value([f.iteration for f in files], _int_list),
-        "consist_artifact_id": _system_value([f.artifact_id for f in files], _text_list),
-    }
-    dropped = ", ".join(quote_literal(c) for c in SYSTEM_COLUMNS)
-    columns = ",\n    ".join(f"{expr} AS {quote_identifier(name)}" for name, expr in system.items())
+    columns, lists = [], []
+    for name, (values, text) in _system_values(files).items():
+        quoted = quote_identifier(name)
+        if len(set(values)) == 1:
+            value = _text_literal(values[0]) if text else _int_literal(values[0])
+        else:
+            lists.append(f"{_text_list(values) if text else _int_list(values)} AS {quoted}")
+            value = f"{_LABELS}.{quoted}[file_index::BIGINT + 1]"
+        columns.append(f"{value} AS {quoted}")
+    scan = f"{DRIVERS[driver]}([{paths}]{', union_by_name = true' if by_name else ''})"
+    if lists:
+        scan += f",\n    (SELECT {', '.join(lists)}) AS {_LABELS}"
+    # The labels' columns share the system columns' names, so this drops them too.
+    file_columns = f"COLUMNS(lambda c: c NOT IN ({', '.join(map(quote_literal, SYSTEM_COLUMNS))}))"
     # Unused, so never computed; binding it fails when a file column is named file_index.
-    guard = f"struct_pack(file_index := NULL, *COLUMNS(*)) AS {_GUARD}"
+    guard = f"struct_pack(file_index := NULL, *{file_columns}) AS {_GUARD}"
+    listed = ",\n    ".join(columns)
     return (
-        f"SELECT * EXCLUDE ({_GUARD}) FROM (\n  SELECT COLUMNS(lambda c: c NOT IN ({dropped})),\n"
-        f"    {columns},\n    {guard}\n"
-        f"  FROM {DRIVERS[driver]}([{paths}], union_by_name = true)\n)"
+        f"SELECT * EXCLUDE ({_GUARD}) FROM (\n  SELECT {file_columns},\n"
+        f"    {listed},\n    {guard}\n  FROM {scan}\n)"
     )
+
+
+def _scans(files: Sequence[ColdFile]) -> list[tuple[list[ColdFile], bool]]:
+    """Files grouped into scans, each with whether it must match columns by name."""
+    by_schema: dict[tuple[tuple[str, str], ...], list[ColdFile]] = {}
+    unknown = []
+    for f in files:
+        if f.schema is None:
+            unknown.append(f)
+        else:
+            by_schema.setdefault(f.schema, []).append(f)
+    scans = [(group, False) for group in by_schema.values()]
+    if unknown:
+        scans.append((unknown, len(unknown) > 1))
+    return scans
 
 
 def _empty_select() -> str:
@@ -162,9 +200,9 @@ def hybrid_view_sql(
         by_driver.setdefault(f.driver, []).append(f)
     parts = [f"SELECT * FROM {quote_identifier(hot_table)}"] if hot_table is not None else []
     parts += [
-        _cold_select(driver, files[start : start + FILES_PER_SCAN])
+        _cold_select(driver, scan, by_name=by_name)
         for driver, files in sorted(by_driver.items())
-        for start in range(0, len(files), FILES_PER_SCAN)
+        for scan, by_name in _scans(files)
     ]
     if not parts:
         return _empty_select()

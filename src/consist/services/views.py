@@ -10,7 +10,6 @@ SQL has not changed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from consist.ports import (
     SupportsSQL,
     TableStore,
 )
+from consist.services.file_footers import FileFooters, FileSignature, signature_of
 from consist.services.hybrid_views import DRIVERS, SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
 from consist.services.ingestion import Ingestion, ingestions, schema_key
 from consist.services.sharing import file_blob_digest
@@ -106,7 +106,9 @@ class ViewFactory:
         # files those views read: unchanged, a refresh has nothing to do.
         self._built_token: Hashable | None = None
         self._built_fingerprint: tuple[Any, ...] | None = None
-        self._cold_paths: set[str] = set()
+        # Local files the views read, with their signatures then (URLs: None).
+        self._cold_files: dict[str, FileSignature | None] = {}
+        self._footers = FileFooters()
         self._registered: dict[str, Any] = {}  # fsspec filesystems given to DuckDB, by protocol
         self._classes: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         self._lock = threading.RLock()
@@ -195,7 +197,8 @@ class ViewFactory:
                     rebuilt.append(spec.name)
             if everything:
                 self._built_token, self._built_fingerprint = token, fingerprint
-                self._cold_paths = {c.path for c in state.cold_files}
+                self._cold_files = {c.path: state.signatures.get(c.path) for c in state.cold_files}
+                self._footers.forget_except(set(self._cold_files))
             else:  # some views are newer than what was recorded
                 self._built_token = self._built_fingerprint = None
             return rebuilt
@@ -206,8 +209,12 @@ class ViewFactory:
         First the stores' change tokens (no query at all), then a small catalog
         query; the catalog is read in full only when both say "maybe".
         """
-        # Archived blobs (URLs) are immutable; only local files can vanish.
-        if not all(os.path.exists(p) for p in self._cold_paths if "://" not in p):
+        # Archived blobs (URLs) are immutable; local files can vanish or be replaced.
+        if not all(
+            signature_of(path) == signature
+            for path, signature in self._cold_files.items()
+            if signature is not None
+        ):
             return False
         token = self._change_token(store)
         if token is not None and token == self._built_token:
@@ -275,18 +282,26 @@ class ViewFactory:
             if run is None or run.status is RunStatus.FAILED:
                 continue
             path = self._existing_path(artifact)
-            if path is not None:
-                cold.append(
-                    ColdFile(
-                        artifact.id,
-                        path,
-                        artifact.driver,
-                        run.id,
-                        run.parent_run_id,
-                        run.year,
-                        run.iteration,
-                    )
+            if path is None:
+                continue
+            signature = signature_of(path) if "://" not in path else None
+            schema = None
+            if signature is not None:
+                state.signatures[path] = signature
+                if artifact.driver == "parquet":
+                    schema = self._footers.schema(path, signature)
+            cold.append(
+                ColdFile(
+                    artifact.id,
+                    path,
+                    artifact.driver,
+                    run.id,
+                    run.parent_run_id,
+                    run.year,
+                    run.iteration,
+                    schema,
                 )
+            )
         state.cold_files.extend(cold)
         if cold:
             parts.append(hybrid_view_sql(None, cold))
@@ -405,6 +420,7 @@ class _CatalogState:
     ids_by_table: dict[str, set[str]]
     failed_runs: set[str]
     cold_files: list[ColdFile] = attrs.field(factory=list)  # filled as views are built
+    signatures: dict[str, FileSignature] = attrs.field(factory=dict)  # of local cold files
 
     @classmethod
     def read(
