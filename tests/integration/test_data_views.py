@@ -316,3 +316,28 @@ def test_exiting_without_close_while_the_catalog_goes_idle_is_clean(
     reopened = consist.Tracker(tmp_path / "runs")
     assert [r.id for r in reopened.find_runs()] == ["r"]
     reopened.close()
+
+
+def test_a_cold_file_replaced_with_other_columns_is_read_by_name(duck: Any) -> None:
+    """Files of one schema share a scan; when one is rewritten with other columns
+    the view is rebuilt, so the changed file neither fails nor loses columns."""
+    tracker = duck()
+    paths = []
+    for i in range(3):
+        with tracker.start_run(f"s{i}", year=2030 + i):
+            artifact = tracker.log_dataframe(pd.DataFrame({"a": [i], "b": [i * 10]}), "same")
+            paths.append(tracker.resolve_path(artifact))
+    tracker.create_view("v_same", "same")
+    before = consist.run_query("SELECT b FROM v_same ORDER BY consist_run_id", tracker=tracker)
+    assert before["b"].tolist() == [0, 10, 20]
+    # Outside Consist, a run's output is rewritten without b and with a new c.
+    pd.DataFrame({"a": [1], "c": ["new"]}).to_parquet(paths[1])
+    df = consist.run_query(
+        "SELECT consist_run_id AS run, a, b, c FROM v_same ORDER BY run", tracker=tracker
+    )
+    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    assert rows == [
+        {"run": "s0", "a": 0, "b": 0, "c": None},
+        {"run": "s1", "a": 1, "b": None, "c": "new"},
+        {"run": "s2", "a": 2, "b": 20, "c": None},
+    ]

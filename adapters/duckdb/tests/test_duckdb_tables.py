@@ -16,7 +16,7 @@ import pytest
 
 from consist.domain.errors import CatalogError, CatalogLocked, InvalidInput, InvalidURI
 from consist.services.file_footers import FileFooters, signature_of
-from consist.services.hybrid_views import ColdFile, hybrid_view_sql
+from consist.services.hybrid_views import SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
 from consist_duckdb import DuckDBTableStore
 
 
@@ -185,6 +185,22 @@ def test_system_columns_come_from_the_catalog_not_the_file(
             "consist_artifact_id": "real",
         }
     ]
+
+
+def test_per_file_system_columns_come_from_the_catalog_not_the_files(
+    store: DuckDBTableStore, tmp_path: Path
+) -> None:
+    """With labels that differ per file (looked up, not literals), forged columns still lose."""
+    files = []
+    for i in range(3):
+        path = _parquet(tmp_path / f"liar{i}.parquet", v=[i], consist_run_id=["forged"],
+                        consist_year=[1999])  # fmt: skip
+        files.append(ColdFile(f"real{i}", path, "parquet", f"r{i}", year=2000 + i))
+    store.create_view("v", hybrid_view_sql(None, files))
+    got = _rows(store, "SELECT v, consist_run_id AS run, consist_year AS y FROM v ORDER BY v")
+    assert got == [{"v": i, "run": f"r{i}", "y": 2000 + i} for i in range(3)]
+    names = store.query("DESCRIBE SELECT * FROM v").column(0).to_pylist()
+    assert names == ["v", *SYSTEM_COLUMNS]
 
 
 def test_schema_drift_across_files_and_formats_reads_null(
