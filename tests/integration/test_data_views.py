@@ -229,9 +229,14 @@ def test_unknown_view_names_the_remedy(duck: Any) -> None:
         tracker.views.Household  # noqa: B018
 
 
-def test_unchanged_catalog_is_checked_without_a_query(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "catalog_url",
+    ["duckdb:///{tmp}/provenance.duckdb?keep_open=60", "sqlite:///{tmp}/provenance.sqlite"],
+    ids=["duckdb", "sqlite"],
+)
+def test_unchanged_catalog_is_checked_without_a_query(tmp_path: Path, catalog_url: str) -> None:
     """Between writes, the freshness check before each query reads no catalog rows."""
-    url = f"duckdb:///{tmp_path / 'provenance.duckdb'}?keep_open=60"
+    url = catalog_url.format(tmp=tmp_path)
     tracker = consist.Tracker(tmp_path / "runs", catalog=url, code_identity="function")
     try:
         _five_runs(tracker)

@@ -305,3 +305,35 @@ def test_check_reports_dangling_links(db_path: Path) -> None:
     catalog.query_sql("DELETE FROM artifacts")
     assert catalog.check() == ["1 links name an artifact that is not in the catalog"]
     catalog.close()
+
+
+def test_change_token_holds_across_reads_and_moves_with_any_commit(db_path: Path) -> None:
+    """Reads keep the token; our writes, another process's writes and a schema
+    change move it; a closed catalog's token equals nothing."""
+    url = f"sqlite:///{db_path}"
+    catalog = SQLiteCatalog(url)
+    token = catalog.change_token()
+    catalog.find_runs(RunQuery())
+    catalog.query_sql("SELECT count(*) FROM runs")
+    assert catalog.change_token() == token
+
+    catalog.record(_record("ours"))
+    ours = catalog.change_token()
+    assert ours != token
+
+    script = (
+        "import sys, datetime as dt; from consist.domain import Run, RunRecord; "
+        "from consist_sqlite import SQLiteCatalog; c = SQLiteCatalog(sys.argv[1]); "
+        "c.record(RunRecord(Run(id='theirs', created_at=dt.datetime(2030, 1, 1, "
+        "tzinfo=dt.UTC)))); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", script, url], check=True, timeout=60)
+    theirs = catalog.change_token()
+    assert theirs != ours
+
+    with sqlite3.connect(db_path) as other:
+        other.execute("CREATE TABLE scratch (x)")
+    assert catalog.change_token() != theirs
+
+    catalog.close()
+    assert catalog.change_token() != catalog.change_token()

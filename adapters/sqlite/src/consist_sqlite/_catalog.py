@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -49,7 +49,7 @@ class SQLiteCatalog:
     Notes
     -----
     Besides the ``Catalog`` methods this class offers ``query_sql``,
-    ``vacuum``, ``check`` and ``record_many`` (many records in one transaction,
+    ``change_token``, ``vacuum``, ``check`` and ``record_many`` (many records in one transaction,
     for bulk loads and ``consist db rebuild``).
     """
 
@@ -236,6 +236,10 @@ class SQLiteCatalog:
             return self._file.retry(_problems)
         except CatalogCorrupt as exc:
             return [str(exc)]
+
+    def change_token(self) -> Hashable:
+        """Moves with every commit to the file, from here or elsewhere (``SupportsChangeToken``)."""
+        return self._file.change_token()
 
     def close(self) -> None:
         self._file.close()

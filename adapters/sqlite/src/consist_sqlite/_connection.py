@@ -11,7 +11,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs
@@ -168,6 +168,24 @@ class SQLiteFile:
                     max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic()))
                 )
                 delay = min(delay * 2, 0.2)
+
+    def change_token(self) -> Hashable:
+        """Equal to an earlier token only if nothing was committed in between.
+
+        ``data_version`` moves when another connection (any process) commits,
+        ``total_changes`` when this one changes rows, ``schema_version`` when
+        anyone changes the schema. A closed file's token equals nothing.
+        """
+        with self.mutex:
+            db = self.db
+            if db is None:
+                return object()
+            try:
+                (data_version,) = db.conn.execute("PRAGMA data_version").fetchone()
+                (schema_version,) = db.conn.execute("PRAGMA schema_version").fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from None
+            return (id(db), db.conn.total_changes, data_version, schema_version)
 
     def close(self) -> None:
         with self.mutex:
