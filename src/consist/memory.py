@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -141,17 +140,36 @@ def sha256_of_file(path: Path) -> str:
     return hasher.hexdigest()
 
 
+def temp_file_beside(destination: Path) -> tuple[int, str]:
+    """Create and open a new, empty ``.<name>.<random>`` file in ``destination``'s folder.
+
+    Returns its descriptor (open for writing) and path. Unlike
+    ``tempfile.mkstemp``, which always gives 0600, the file gets the
+    permissions of any newly created file (0666 less the umask), and keeps
+    them once it is renamed over ``destination``.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = destination.parent / f".{destination.name}.{os.urandom(6).hex()}"
+        try:
+            return os.open(name, flags, 0o666), str(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {destination}")
+
+
 def write_atomically(destination: Path, chunks: Iterator[bytes], durable: bool = True) -> Path:
     """Write chunks to a temp file beside ``destination``, fsync, then rename over it.
 
     ``durable=False`` skips the fsync: readers still never see half a file, but a
-    power cut may lose the newest version (fine for transient state).
+    power cut may lose the newest version (fine for transient state). The file
+    gets the usual permissions of a new file (0666 less the umask).
     """
     try:
-        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+        fd, temp_name = temp_file_beside(destination)
     except FileNotFoundError:  # first write into this folder
         destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+        fd, temp_name = temp_file_beside(destination)
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:

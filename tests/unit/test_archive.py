@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,22 @@ def test_tree_round_trips_every_file(store: InMemoryBlobStore, tmp_path: Path) -
     restored = get_tree(store, digest, tmp_path / "out" / "tree")
     assert restored == tmp_path / "out" / "tree"
     assert contents(restored) == files
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_restored_tree_gets_default_permissions(store: InMemoryBlobStore, tmp_path: Path) -> None:
+    """Folders and files of a restored tree are as readable as new ones (the umask applies),
+    not 0700 / 0600 from a private temporary folder."""
+    make_tree(tmp_path / "src")
+    digest = put_tree(store, tmp_path / "src")
+    previous = os.umask(0o022)
+    try:
+        restored = get_tree(store, digest, tmp_path / "out" / "tree")
+    finally:
+        os.umask(previous)
+    for path in [restored, *restored.rglob("*")]:
+        expected = 0o755 if path.is_dir() else 0o644
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
 
 
 def test_manifest_lists_sorted_posix_paths_with_digest_and_size(

@@ -162,7 +162,8 @@ def get_tree(store: BlobStore, manifest_digest: str, destination: Path) -> Path:
     Files are fetched into a temporary sibling directory, which is renamed
     into place only once all of them are there and correct. An existing
     ``destination`` is replaced: it is moved aside, the new tree renamed in,
-    then the old one removed, so for a moment neither is at the path.
+    then the old one removed, so for a moment neither is at the path. Files and
+    folders get the permissions of any new file or folder (the umask applies).
 
     Raises
     ------
@@ -176,7 +177,7 @@ def get_tree(store: BlobStore, manifest_digest: str, destination: Path) -> Path:
     destination = Path(destination)
     files = read_manifest(store, manifest_digest)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    staging = _staging_dir_beside(destination)
     try:
         _fetch_all(store, files, staging)
         _swap_into_place(staging, destination)
@@ -184,6 +185,19 @@ def get_tree(store: BlobStore, manifest_digest: str, destination: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return destination
+
+
+def _staging_dir_beside(destination: Path) -> Path:
+    """A new empty ``.<name>.<random>`` folder beside ``destination``, with the
+    permissions of any new folder (0777 less the umask; ``mkdtemp`` would give 0700)."""
+    for _ in range(100):
+        staging = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}")
+        try:
+            staging.mkdir(0o777)
+        except FileExistsError:
+            continue
+        return staging
+    raise FileExistsError(f"cannot create a temporary folder beside {destination}")
 
 
 def _fetch_all(store: BlobStore, files: Mapping[str, ManifestEntry], root: Path) -> None:

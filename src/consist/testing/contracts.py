@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +341,19 @@ class BlobStoreContract:
         with pytest.raises(IntegrityError):
             blobs.get(digest, dest)
         assert dest.read_bytes() == b"keep me"
+
+    @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+    @pytest.mark.parametrize("umask", [0o022, 0o077])
+    def test_fetched_file_gets_default_permissions(
+        self, blobs: Any, tmp_path: Path, umask: int
+    ) -> None:
+        """A restored file is readable like any new file: 0666 less the umask, not 0600."""
+        digest = blobs.put(self._file(tmp_path, b"shared with the group"))
+        previous = os.umask(umask)
+        try:
+            fresh = blobs.get(digest, tmp_path / "fresh.bin")
+            replaced = blobs.get(digest, self._file(tmp_path, b"old", "replaced.bin"))
+        finally:
+            os.umask(previous)
+        for path in (fresh, replaced):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -23,7 +22,7 @@ from consist.domain.errors import (
     MissingFile,
     NotFound,
 )
-from consist.memory import check_digest
+from consist.memory import check_digest, temp_file_beside
 
 from . import _names
 from ._progress import Progress, wants_progress
@@ -135,6 +134,8 @@ class FsspecBlobStore:
     def get(self, digest: str, destination: Path) -> Path:
         """Write the blob to ``destination`` through a temp file beside it, verified.
 
+        The file gets the permissions of any new file (0666 less the umask).
+
         Raises
         ------
         BlobNotFound
@@ -147,7 +148,7 @@ class FsspecBlobStore:
         key = _names.blob_key(self._root, check_digest(digest))
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+        fd, temp_name = temp_file_beside(destination)  # 0666 less the umask, not 0600
         try:
             with Progress(wants_progress(self._progress)) as progress:
                 if self._direct:
