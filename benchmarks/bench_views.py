@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks._harness import report, time_calls
+from consist.services.file_footers import FileFooters, signature_of
 from consist.services.hybrid_views import ColdFile, hybrid_view_sql
 from consist_duckdb import DuckDBTableStore
 
@@ -34,34 +35,38 @@ def _frame(rows: int, seed: int) -> pa.Table:
     )
 
 
-def _interleaved(first: str, second: str, con: duckdb.DuckDBPyConnection, repeat: int) -> float:
+def _interleaved(first: str, second: str, store: DuckDBTableStore, repeat: int) -> float:
     """Median ratio second/first, alternating the two so drift in the machine hits both."""
     ratios = []
     for _ in range(repeat):
-        a = time_calls(lambda: con.execute(first).fetchall(), repeat=1, warmup=0)[0]
-        b = time_calls(lambda: con.execute(second).fetchall(), repeat=1, warmup=0)[0]
+        a = time_calls(lambda: store.query(first), repeat=1, warmup=0)[0]
+        b = time_calls(lambda: store.query(second), repeat=1, warmup=0)[0]
         ratios.append(b / a)
     return statistics.median(ratios)
 
 
 def bench_view_query(folder: Path, runs: int, rows: int, repeat: int) -> None:
     files = []
+    footers = FileFooters()  # as the tracker's views do: known schemas skip union_by_name
     for i in range(runs):
         path = folder / f"run{i}.parquet"
         pq.write_table(_frame(rows, i), path)
-        files.append(ColdFile(f"art{i}", str(path), "parquet", f"run{i}", "base", 2030, 0))
+        signature = signature_of(str(path))
+        assert signature is not None
+        schema = footers.schema(str(path), signature)
+        files.append(ColdFile(f"art{i}", str(path), "parquet", f"run{i}", "base", 2030, 0, schema))
     store = DuckDBTableStore("duckdb://:memory:")
     store.create_view("v_persons", hybrid_view_sql(None, files))
-    con = store._connection()  # the same connection and settings for both sides
     listing = ", ".join(f"'{f.path}'" for f in files)
     raw = f"SELECT filename, avg(income), count(*) FROM read_parquet([{listing}]) GROUP BY filename"
     view = "SELECT consist_run_id, avg(income), count(*) FROM v_persons GROUP BY consist_run_id"
-    assert sorted(r[2] for r in con.execute(view).fetchall()) == [rows] * runs
+    # Both sides run through the store: the same connection and settings.
+    assert sorted(store.query(view).column(2).to_pylist()) == [rows] * runs
     for sql in (raw, view):  # warm the OS file cache for both
-        con.execute(sql).fetchall()
-    raw_samples = time_calls(lambda: con.execute(raw).fetchall(), repeat=repeat)
-    view_samples = time_calls(lambda: con.execute(view).fetchall(), repeat=repeat)
-    ratio = _interleaved(raw, view, con, repeat)
+        store.query(sql)
+    raw_samples = time_calls(lambda: store.query(raw), repeat=repeat)
+    view_samples = time_calls(lambda: store.query(view), repeat=repeat)
+    ratio = _interleaved(raw, view, store, repeat)
     report("views.read_parquet_raw", raw_samples, unit="ms", scale=1e3, runs=runs, rows=rows)
     report("views.hybrid_view", view_samples, unit="ms", scale=1e3, runs=runs, rows=rows)
     report("views.hybrid_vs_raw_ratio", [ratio], unit="x", limit=1.2, better="lower", runs=runs)
