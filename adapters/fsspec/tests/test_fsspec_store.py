@@ -6,6 +6,8 @@ import errno
 import hashlib
 import io
 import os
+import stat
+import sys
 import traceback
 import tracemalloc
 from pathlib import Path
@@ -310,7 +312,7 @@ def test_local_put_and_get_flush_before_they_rename(tmp_path: Path, monkeypatch:
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd: int) -> None:
-        events.append("fsync")
+        events.append("fsync-dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync")
         real_fsync(fd)
 
     def replace(old: Any, new: Any) -> None:
@@ -321,8 +323,82 @@ def test_local_put_and_get_flush_before_they_rename(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(os, "replace", replace)
     digest = store.put(source)
     store.get(digest, tmp_path / "out" / "f")
-    assert events == ["fsync", "rename", "fsync", "rename"]
+    files_and_renames = [e for e in events if e != "fsync-dir"]
+    assert files_and_renames == ["fsync", "rename", "fsync", "rename"]
     assert (tmp_path / "out" / "f").read_bytes() == source.read_bytes()
+
+
+class SyncedDirectories:
+    """Records which directories os.fsync flushed (by device and inode)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.synced: list[tuple[int, int]] = []
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                self.synced.append((info.st_dev, info.st_ino))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    @staticmethod
+    def identity(path: Path) -> tuple[int, int]:
+        info = path.stat()
+        return info.st_dev, info.st_ino
+
+    def __contains__(self, path: Path) -> bool:
+        return self.identity(path) in self.synced
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="directories cannot be opened on Windows")
+def test_local_renames_are_made_durable_by_flushing_the_directory(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """After each rename the directory holding the new name is flushed, and so is the
+    parent of every directory created for it (the fan-out folders of a first blob)."""
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    source = write_file(tmp_path / "f", 3 * MiB)
+    dirs = SyncedDirectories(monkeypatch)
+    digest = store.put(source)
+    blob_dir = tmp_path / "store" / "sha256" / digest[:2] / digest[2:4]
+    for folder in (blob_dir, blob_dir.parent, blob_dir.parent.parent):
+        assert folder in dirs, folder
+    store.get(digest, tmp_path / "out" / "deeper" / "f")
+    assert tmp_path / "out" / "deeper" in dirs and tmp_path / "out" in dirs
+    store.write_named("snapshots/run-1.json", b"{}")
+    assert tmp_path / "store" / "named" / "snapshots" in dirs
+    dirs.synced.clear()
+    store.get(digest, tmp_path / "out" / "deeper" / "again")  # nothing new created
+    assert dirs.synced == [dirs.identity(tmp_path / "out" / "deeper")]
+
+
+def test_durable_false_flushes_no_directory(tmp_path: Path, monkeypatch: Any) -> None:
+    store = FsspecBlobStore(str(tmp_path / "store"), durable=False)
+    dirs = SyncedDirectories(monkeypatch)
+    digest = store.put(write_file(tmp_path / "f", MiB))
+    store.get(digest, tmp_path / "out" / "f")
+    store.write_named("snapshots/run-1.json", b"{}")
+    assert dirs.synced == []
+
+
+def test_a_directory_that_cannot_be_flushed_is_not_an_error(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Some filesystems refuse fsync on a directory (EINVAL); the blob is stored all the same."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    source = write_file(tmp_path / "f", MiB)
+    digest = store.put(source)
+    assert store.get(digest, tmp_path / "out").read_bytes() == source.read_bytes()
 
 
 def test_durable_false_skips_the_flush_but_not_the_checks(tmp_path: Path, monkeypatch: Any) -> None:

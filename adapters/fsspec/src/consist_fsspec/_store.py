@@ -26,7 +26,15 @@ from consist.memory import check_digest, temp_file_beside
 
 from . import _names
 from ._progress import Progress, wants_progress
-from ._streams import VerifyingReader, copy_and_hash, copy_hashing, fsync_path, hash_file
+from ._streams import (
+    VerifyingReader,
+    copy_and_hash,
+    copy_hashing,
+    fsync_directory,
+    fsync_path,
+    hash_file,
+    make_dirs,
+)
 
 # Filesystems where one object write becomes visible only once complete (S3
 # PutObject / CompleteMultipartUpload, GCS resumable upload finalisation, Azure
@@ -56,12 +64,14 @@ class FsspecBlobStore:
     durable
         Flush what is written to a local disk (``fsync``) before it becomes
         visible: a blob before it is renamed to its digest, a fetched file
-        before it replaces ``destination`` (default ``True``). ``False`` skips
-        the flush, for scratch disks whose contents do not outlive a crash
-        anyway: after a power loss or kernel crash a blob may then be empty or
-        incomplete; ``get`` still refuses it (``IntegrityError``) and the next
-        ``put`` of the same file replaces it if its size is wrong. Object
-        stores (S3, GCS, Azure) are unaffected.
+        before it replaces ``destination`` (default ``True``); after the
+        rename, its directory is flushed too, so that the new name survives a
+        crash (best effort: not on Windows). ``False`` skips the flushes, for
+        scratch disks whose contents do not outlive a crash anyway: after a
+        power loss or kernel crash a blob may then be empty or incomplete;
+        ``get`` still refuses it (``IntegrityError``) and the next ``put`` of
+        the same file replaces it if its size is wrong. Object stores (S3,
+        GCS, Azure) are unaffected.
 
     Raises
     ------
@@ -147,7 +157,7 @@ class FsspecBlobStore:
         """
         key = _names.blob_key(self._root, check_digest(digest))
         destination = Path(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        created = make_dirs(str(destination.parent))
         fd, temp_name = temp_file_beside(destination)  # 0666 less the umask, not 0600
         try:
             with Progress(wants_progress(self._progress)) as progress:
@@ -168,6 +178,8 @@ class FsspecBlobStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+        if self._durable:
+            _flush_entries(str(destination.parent), created)
         return destination
 
     def open(self, digest: str) -> BinaryIO:
@@ -328,11 +340,15 @@ class FsspecBlobStore:
         return digest
 
     def _commit(self, temp: str, key: str) -> None:
-        self._fs.makedirs(self._fs._parent(key), exist_ok=True)
-        if self._local:
-            os.replace(temp, key)
-        else:
+        parent = self._fs._parent(key)
+        if not self._local:
+            self._fs.makedirs(parent, exist_ok=True)
             self._fs.mv(temp, key)
+            return
+        created = make_dirs(parent)
+        os.replace(temp, key)
+        if self._durable:
+            _flush_entries(parent, created)
 
     def _discard(self, temp: str) -> None:
         with contextlib.suppress(Exception):
@@ -429,6 +445,14 @@ class FsspecBlobStore:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return _USERINFO.sub("***@", text)
+
+
+def _flush_entries(folder: str, created: list[str]) -> None:
+    """After a rename into ``folder``: flush it, and the parent of every directory
+    just created for it, so that the new name survives a crash (best effort)."""
+    folders = [folder, *(os.path.dirname(d) for d in reversed(created))]
+    for directory in dict.fromkeys(folders):
+        fsync_directory(directory)
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int]:

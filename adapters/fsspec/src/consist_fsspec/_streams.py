@@ -144,6 +144,38 @@ def fsync_path(path: Path | str) -> None:
         os.close(fd)
 
 
+def fsync_directory(path: Path | str) -> bool:
+    """Flush a directory's entries to disk, so that a rename into it or a new entry
+    survives a crash. Best effort: returns False where that is not possible
+    (Windows cannot open a directory; some filesystems refuse to flush one).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return False
+    try:
+        os.fsync(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def make_dirs(path: str) -> list[str]:
+    """``os.makedirs(path, exist_ok=True)``; returns the directories it created, outermost first."""
+    missing = []
+    folder = os.path.abspath(path)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    os.makedirs(path, exist_ok=True)
+    return missing[::-1]
+
+
 def _hash_stream(
     handle: Any, advance: Callable[[int], None], give_up: Callable[[], bool] | None = None
 ) -> tuple[str, int]:
