@@ -128,7 +128,7 @@ def bench_ingest(folder: Path, rows: int, repeat: int) -> None:
 
 def main(quick: bool = False) -> None:
     runs, rows, ingest_rows, repeat = (
-        (10, 20_000, 100_000, 5) if quick else (50, 200_000, 1_000_000, 11)
+        (10, 20_000, 100_000, 5) if quick else (50, 200_000, 1_000_000, 21)
     )
     with tempfile.TemporaryDirectory(prefix="consist-bench-tracker-views-") as tmp:
         bench_view_query(Path(tmp) / "views", runs, rows, repeat)
