@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import io
 import os
 import stat
 import sys
+import time
 import traceback
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from consist import plugins
 from consist.container import build_blobs
@@ -293,6 +297,59 @@ def test_local_file_changing_during_put_keeps_nothing(tmp_path: Path, monkeypatc
     with pytest.raises(IntegrityError, match="changed while"):
         store.put(path)
     assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+
+
+def test_opening_a_store_removes_stale_temp_files_but_not_fresh_ones(tmp_path: Path) -> None:
+    """Leftovers of writes interrupted an hour ago or more go; a younger temp file may be
+    another process's put in progress, and is kept."""
+    temp = tmp_path / "store" / "tmp"
+    temp.mkdir(parents=True)
+    stale, fresh, recent = temp / "stale", temp / "fresh", temp / "recent"
+    for path in (stale, fresh, recent):
+        path.write_bytes(b"half a blob")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    os.utime(recent, (time.time() - 1800,) * 2)
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    assert sorted(p.name for p in temp.iterdir()) == ["fresh", "recent"]
+    # The store still works, and an explicit call takes an age.
+    digest = store.put(write_file(tmp_path / "f", 1000))
+    assert store.exists(digest)
+    assert sorted(Path(key).name for key in store.remove_stale_temps(older_than=600)) == ["recent"]
+    assert [p.name for p in temp.iterdir()] == ["fresh"]
+
+
+def test_stale_temp_files_are_removed_on_other_staged_filesystems(tmp_path: Path) -> None:
+    """fsspec's memory filesystem reports a creation time instead of an mtime."""
+    fs = fsspec.filesystem("memory")
+    root = f"/consist-tmp-{tmp_path.name}"
+    fs.pipe_file(f"{root}/tmp/stale", b"x")
+    fs.pipe_file(f"{root}/tmp/fresh", b"x")
+    fs.store[f"{root}/tmp/stale"].created = dt.datetime.now(tz=dt.UTC) - dt.timedelta(hours=3)
+    try:
+        FsspecBlobStore(f"memory://{root}")
+        assert fs.ls(f"{root}/tmp", detail=False) == [f"{root}/tmp/fresh"]
+    finally:
+        fs.rm(root, recursive=True)
+
+
+def test_cleaning_never_removes_tmp_itself(tmp_path: Path) -> None:
+    """A file where the tmp folder should be is not a leftover (listing it lists itself)."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "tmp").write_text("a file where a folder should be")
+    store = FsspecBlobStore(str(tmp_path / "store"))
+    assert store.remove_stale_temps(older_than=0) == []
+    assert (tmp_path / "store" / "tmp").is_file()
+
+
+def test_a_store_whose_tmp_cannot_be_listed_still_opens(tmp_path: Path, monkeypatch: Any) -> None:
+    def refuse(self: Any, path: str, detail: bool = True, **kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(LocalFileSystem, "ls", refuse)
+    store = FsspecBlobStore(str(tmp_path / "store"))  # no error: tidying is best effort
+    with pytest.raises(BlobStoreError, match=r"list tmp failed.*Permission denied"):
+        store.remove_stale_temps()
 
 
 def test_successful_put_leaves_no_temp_file(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -43,6 +46,11 @@ from ._streams import (
 # under a temporary name and renamed.
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
+# A file under <root>/tmp not modified for this long is a leftover of a write
+# that was interrupted (a crash, a kill): no live write pauses that long.
+STALE_TEMP_AGE = 3600.0
+
+logger = logging.getLogger("consist.fsspec")
 
 
 class FsspecBlobStore:
@@ -112,6 +120,11 @@ class FsspecBlobStore:
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self._direct = bool(protocols & _OBJECT_STORES)
         self._local = isinstance(fs, LocalFileSystem)
+        if not self._direct:
+            try:
+                self.remove_stale_temps()
+            except Exception as exc:  # opening a store never fails for want of tidying
+                logger.debug("blob store %s: tmp/ not cleaned (%s)", self._where, exc)
 
     def __repr__(self) -> str:
         hidden = ", ".join(f"{key!r}: '***'" for key in sorted(self._options))
@@ -272,6 +285,49 @@ class FsspecBlobStore:
         base = f"{self._root}/{_names.NAMED_DIR}/"
         names = (key[len(base) :] for key in self._find(base.rstrip("/")) if key.startswith(base))
         return iter(sorted(n for n in names if n.startswith(prefix)))
+
+    # -- housekeeping ------------------------------------------------------
+
+    def remove_stale_temps(self, older_than: float = STALE_TEMP_AGE) -> list[str]:
+        """Delete leftovers of interrupted writes: files under ``<root>/tmp`` not
+        modified for ``older_than`` seconds (default one hour). Returns their keys.
+
+        Opening a store does this already (except on object stores, which write
+        no temporary files). Younger files are kept: they may belong to a write
+        in progress in another process. A file whose age the filesystem does not
+        report is kept too.
+
+        Raises
+        ------
+        BlobStoreError
+            ``<root>/tmp`` exists but cannot be listed.
+        """
+        folder = f"{self._root}/{_names.TEMP_DIR}"
+        with self._vendor_errors("list tmp"):
+            try:
+                entries = self._fs.ls(folder, detail=True)
+            except FileNotFoundError:
+                return []
+        cutoff = time.time() - older_than
+        removed = []
+        for entry in entries:
+            modified = _modified_at(entry)
+            inside = str(entry.get("name", "")).startswith(f"{folder}/")  # not tmp itself
+            if not inside or entry.get("type") != "file" or modified is None or modified > cutoff:
+                continue
+            try:
+                self._fs.rm_file(entry["name"])
+            except Exception as exc:  # gone already (another process cleaned it), or refused
+                logger.debug("blob store %s: cannot remove %s (%s)", self._where, entry, exc)
+                continue
+            removed.append(str(entry["name"]))
+        if removed:
+            logger.info(
+                "blob store %s: removed %d stale temporary file(s) left by interrupted writes",
+                self._where,
+                len(removed),
+            )
+        return removed
 
     # -- writing -------------------------------------------------------------
 
@@ -453,6 +509,23 @@ def _flush_entries(folder: str, created: list[str]) -> None:
     folders = [folder, *(os.path.dirname(d) for d in reversed(created))]
     for directory in dict.fromkeys(folders):
         fsync_directory(directory)
+
+
+def _modified_at(info: dict[str, Any]) -> float | None:
+    """When a listed file was last written (POSIX seconds), from whichever field
+    its filesystem reports; None if it reports none."""
+    for field in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return value.timestamp()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int]:
