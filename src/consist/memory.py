@@ -195,6 +195,8 @@ class InMemoryBlobStore:
         self._lock = threading.Lock()
         self._blobs: dict[str, bytes] = {}
         self._named: dict[str, bytes] = {}
+        self._versions: dict[str, int] = {}  # name -> the write that last replaced it
+        self._writes = 0
 
     def put(self, path: Path) -> str:
         path = Path(path)
@@ -245,6 +247,8 @@ class InMemoryBlobStore:
         name = self._checked_name(name)
         with self._lock:
             self._named[name] = bytes(data)
+            self._writes += 1
+            self._versions[name] = self._writes
 
     def read_named(self, name: str) -> bytes:
         """Raises ``NotFound`` for an unknown name, ``InvalidURI`` for a bad one."""
@@ -263,6 +267,13 @@ class InMemoryBlobStore:
             self._checked_name(prefix, prefix=True)
         with self._lock:
             return iter(sorted(n for n in self._named if n.startswith(prefix)))
+
+    def named_versions(self, prefix: str = "") -> dict[str, str | None]:
+        """Names starting with ``prefix``, each with the number of the write that stored it."""
+        if prefix:
+            self._checked_name(prefix, prefix=True)
+        with self._lock:
+            return {n: str(self._versions[n]) for n in sorted(self._named) if n.startswith(prefix)}
 
     @staticmethod
     def _checked_name(name: str, *, prefix: bool = False) -> str:

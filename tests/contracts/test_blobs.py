@@ -19,7 +19,7 @@ import pytest
 
 from consist.domain.errors import ConsistError, IntegrityError, InvalidURI, NotFound
 from consist.memory import InMemoryBlobStore
-from consist.ports.blobs import SupportsNamedObjects
+from consist.ports.blobs import SupportsNamedObjects, SupportsNamedVersions
 from consist.testing.contracts import BlobStoreContract
 from consist_fsspec import FsspecBlobStore
 
@@ -205,3 +205,37 @@ class TestNamedObjects:
         blobs.write_named("snapshots/r.json", b"named")
         assert list(blobs.digests()) == [digest]
         assert list(blobs.list_named()) == ["snapshots/r.json"]
+
+
+class TestNamedVersions:
+    """SupportsNamedVersions: a token per name, from a listing, that moves with every write."""
+
+    def test_store_supports_named_versions(self, blobs: Any) -> None:
+        assert isinstance(blobs, SupportsNamedVersions)
+
+    def test_versions_list_the_names_and_stay_put_until_a_write(self, blobs: Any) -> None:
+        blobs.write_named("snapshots/a.json", b"first")
+        blobs.write_named("snapshots/b.json", b"other")
+        blobs.write_named("elsewhere.json", b"x")
+        versions = blobs.named_versions("snapshots/")
+        assert list(versions) == ["snapshots/a.json", "snapshots/b.json"]
+        assert all(isinstance(token, str) and token for token in versions.values())
+        assert blobs.named_versions("snapshots/") == versions
+        assert list(blobs.named_versions()) == list(blobs.list_named())
+        assert blobs.named_versions("nothing/") == {}
+
+    @pytest.mark.parametrize("same_size", [False, True])
+    def test_a_rewrite_changes_the_version_of_that_name_only(
+        self, blobs: Any, same_size: bool
+    ) -> None:
+        blobs.write_named("snapshots/a.json", b"first")
+        blobs.write_named("snapshots/b.json", b"other")
+        before = blobs.named_versions("snapshots/")
+        blobs.write_named("snapshots/a.json", b"again" if same_size else b"second version")
+        after = blobs.named_versions("snapshots/")
+        assert after["snapshots/a.json"] != before["snapshots/a.json"]
+        assert after["snapshots/b.json"] == before["snapshots/b.json"]
+
+    def test_escaping_prefix_is_refused(self, blobs: Any) -> None:
+        with pytest.raises(InvalidURI):
+            blobs.named_versions("../")

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pandas as pd
 import pytest
 
 import consist
 from consist.domain import Direction
 from consist.domain.errors import IntegrityError, InvalidInput, MissingFile
-from consist.services.sharing import BLOB_DIGEST, BLOB_MANIFEST, PULLED_FROM
+from consist.services.sharing import BLOB_DIGEST, BLOB_MANIFEST, PULLED_FROM, PULLED_VERSION
 from consist_fsspec import FsspecBlobStore
 
 # Distinctive credentials (moto accepts any), so a leak is found by grepping for them.
@@ -344,6 +345,94 @@ def test_pull_never_replaces_a_local_run_with_the_same_id(tmp_path: Path) -> Non
                 kept = tracker.get_artifacts_for_run("shared-id").outputs["out"]
                 assert tracker.artifact_path(kept).read_text() == "from b\n"
                 assert PULLED_FROM not in tracker.get_run("shared-id").meta
+
+
+# -- repeated pulls ------------------------------------------------------------------
+
+
+class CountingReads:
+    """Wraps a store's read_named (the one call that downloads a snapshot) to count it."""
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.names: list[str] = []
+        real = store.read_named
+
+        def read_named(name: str) -> bytes:
+            self.names.append(name)
+            return bytes(real(name))
+
+        monkeypatch.setattr(store, "read_named", read_named)
+
+
+def publish_manual_run(tracker: Any, run_id: str, text: str, **changes: Any) -> None:
+    """A finished run with one output; published again (changed) when it exists already."""
+    if tracker.run_exists(run_id):
+        tracker.end_run(tracker.reopen_run(run_id, enter_context=False, **changes))
+    else:
+        with tracker.start_run(run_id, "export") as run:
+            (run.workspace / "out.txt").write_text(text)
+            run.log_output(run.workspace / "out.txt", "out")
+    tracker.push([run_id])
+
+
+def assert_repeated_pulls_download_only_what_changed(
+    a: Any, b: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_manual_run(a, "run-1", "one\n")
+    publish_manual_run(a, "run-2", "two\n")
+    first = b.pull()
+    assert first.imported == ["run-1", "run-2"]
+    reads = CountingReads(b.blobs, monkeypatch)
+    second = b.pull()
+    assert reads.names == []  # nothing downloaded: both publications are as imported
+    assert second.unchanged == ["run-1", "run-2"] and second.imported == []
+
+    publish_manual_run(a, "run-2", "", tags=["reviewed"])  # A publishes run-2 again
+    third = b.pull()
+    assert reads.names == ["snapshots/run-2.json"]
+    assert third.imported == ["run-2"] and third.unchanged == ["run-1"]
+    assert b.get_run("run-2").tags == ("reviewed",)
+    reads.names.clear()
+    assert b.pull().unchanged == ["run-1", "run-2"] and reads.names == []
+
+
+@pytest.mark.parametrize("url", ["local", "memory"])
+def test_repeated_pulls_download_only_publications_that_changed(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = str(tmp_path / "blobs") if url == "local" else f"memory://pull-{tmp_path.name}"
+    with machine(tmp_path / "a", blobs) as a, machine(tmp_path / "b", blobs) as b:
+        assert_repeated_pulls_download_only_what_changed(a, b, monkeypatch)
+
+
+@pytest.mark.s3
+def test_repeated_pulls_from_s3_download_only_publications_that_changed(
+    tmp_path: Path, s3_url: str, s3_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        s3_machine(tmp_path / "a", s3_url, s3_options) as a,
+        s3_machine(tmp_path / "b", s3_url, s3_options) as b,
+    ):
+        assert_repeated_pulls_download_only_what_changed(a, b, monkeypatch)
+
+
+def test_a_run_pulled_before_versions_were_recorded_is_checked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run imported without a version (an older pull) is downloaded and compared once,
+    then its version is remembered."""
+    blobs = str(tmp_path / "blobs")
+    with machine(tmp_path / "a", blobs) as a, machine(tmp_path / "b", blobs) as b:
+        publish_manual_run(a, "run-1", "one\n")
+        assert b.pull().imported == ["run-1"]
+        record = b.snapshots.read("run-1")
+        meta = {k: v for k, v in record.run.meta.items() if k != PULLED_VERSION}
+        b.import_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
+        reads = CountingReads(b.blobs, monkeypatch)
+        assert b.pull().unchanged == ["run-1"] and reads.names == ["snapshots/run-1.json"]
+        assert b.pull().unchanged == ["run-1"] and reads.names == ["snapshots/run-1.json"]
+        # The version is a pull mark: pushing the pulled run back publishes the same bytes.
+        assert b.push(["run-1"]).unchanged == ["run-1"]
 
 
 @pytest.mark.s3

@@ -1,6 +1,11 @@
 """The ports: small Protocols the services talk to; adapters implement them."""
 
-from consist.ports.blobs import BlobStore, SupportsInPlaceReads, SupportsNamedObjects
+from consist.ports.blobs import (
+    BlobStore,
+    SupportsInPlaceReads,
+    SupportsNamedObjects,
+    SupportsNamedVersions,
+)
 from consist.ports.catalog import (
     Catalog,
     SupportsChangeToken,
@@ -24,6 +29,7 @@ __all__ = [
     "SupportsInPlaceReads",
     "SupportsIntegrityCheck",
     "SupportsNamedObjects",
+    "SupportsNamedVersions",
     "SupportsRunExists",
     "SupportsSQL",
     "SupportsTableStore",

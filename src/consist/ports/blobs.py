@@ -63,6 +63,25 @@ class SupportsNamedObjects(Protocol):
 
 
 @runtime_checkable
+class SupportsNamedVersions(Protocol):
+    """A named-object store that tells, from one listing, which objects were rewritten.
+
+    Lets ``pull`` skip downloading snapshots it imported before and that have
+    not been published again since.
+    """
+
+    def named_versions(self, prefix: str = "") -> dict[str, str | None]:
+        """Every name starting with ``prefix``, with an opaque version token.
+
+        The token changes whenever the object is written again (an ETag, a
+        generation, a modification time with an inode, ...); equal tokens mean
+        the same bytes. None where the store cannot tell. Raises ``InvalidURI``
+        for a bad prefix.
+        """
+        ...
+
+
+@runtime_checkable
 class SupportsInPlaceReads(Protocol):
     """A store whose blobs other engines can read where they lie, through fsspec."""
 

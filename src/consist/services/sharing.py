@@ -10,7 +10,9 @@ are logged and the run completes anyway: its files are still on disk.
 Sharing: :func:`push` publishes run snapshots as named objects
 ``snapshots/<run_id>.json`` in the same store; :func:`pull` imports them into
 another machine's catalog and run directory, marking each imported run with
-``meta["pulled_from"]`` (the store's URL, without user information or query).
+``meta["pulled_from"]`` (the store's URL, without user information or query)
+and ``meta["pulled_version"]`` (the publication's version token, so that a
+later pull skips it until it is published again).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from consist.domain.errors import (
     InvalidInput,
     RunNotFound,
 )
-from consist.ports.blobs import BlobStore, SupportsNamedObjects
+from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
 from consist.services.archive import get_tree, manifest_digest, put_tree, read_manifest
 from consist.services.snapshots import SNAPSHOT_FORMAT, check_run_id
 
@@ -45,6 +47,7 @@ __all__ = [
     "BLOB_DIGEST",
     "BLOB_MANIFEST",
     "PULLED_FROM",
+    "PULLED_VERSION",
     "SNAPSHOT_PREFIX",
     "ArchivedCopy",
     "PullReport",
@@ -64,6 +67,8 @@ logger = logging.getLogger("consist.sharing")
 BLOB_DIGEST = "blob_digest"
 BLOB_MANIFEST = "blob_manifest"
 PULLED_FROM = "pulled_from"
+PULLED_VERSION = "pulled_version"
+_PULL_MARKS = frozenset({PULLED_FROM, PULLED_VERSION})
 SNAPSHOT_PREFIX = "snapshots/"
 ARCHIVE_POLICIES = ("outputs", "none")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -237,12 +242,12 @@ class PullReport:
 
 
 def publishable(record: RunRecord) -> bytes:
-    """The bytes published for a run: canonical JSON, without the ``pulled_from`` mark.
+    """The bytes published for a run: canonical JSON, without the ``pulled_*`` marks.
 
     A pulled run therefore publishes exactly what was pulled, which keeps
     pushing back to the same store a no-op.
     """
-    meta = {k: v for k, v in record.run.meta.items() if k != PULLED_FROM}
+    meta = {k: v for k, v in record.run.meta.items() if k not in _PULL_MARKS}
     run = attrs.evolve(record.run, meta=meta)
     document = {"format": SNAPSHOT_FORMAT, **attrs.evolve(record, run=run).to_dict()}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
@@ -281,8 +286,12 @@ def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:
     """Import published snapshots (all, or ``run_ids``) into this tracker's catalog.
 
     Each is written as a local snapshot (so ``db rebuild`` keeps it) with
-    ``meta["pulled_from"]``. Runs of this machine with the same id are never
-    replaced; a pulled run whose publication changed is updated.
+    ``meta["pulled_from"]``, and, when the store can tell
+    (``SupportsNamedVersions``), the publication's version token in
+    ``meta["pulled_version"]``. Runs of this machine with the same id are
+    never replaced; a pulled run whose publication changed is updated. A
+    pulled run whose publication still has the version it was imported at
+    is not downloaded again.
 
     Raises
     ------
@@ -292,27 +301,62 @@ def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:
     store = _named_store(tracker, "pull")
     wanted = set(run_ids) if run_ids is not None else None
     source = source_of(store)
+    if isinstance(store, SupportsNamedVersions):
+        listed = store.named_versions(SNAPSHOT_PREFIX)
+    else:
+        listed = dict.fromkeys(store.list_named(SNAPSHOT_PREFIX))
     report = PullReport([], [], [], [])
-    for name in sorted(store.list_named(SNAPSHOT_PREFIX)):
+    for name, version in sorted(listed.items()):
         run_id = name[len(SNAPSHOT_PREFIX) :].removesuffix(".json")
         if not name.endswith(".json") or (wanted is not None and run_id not in wanted):
+            continue
+        local = _local_record(tracker, run_id)
+        if local is not None and version is not None and _pulled_at(local, source) == version:
+            report.unchanged.append(run_id)  # imported from this very publication
             continue
         payload = store.read_named(name)
         record = _parse(payload, run_id)
         if record is None:
             report.refused.append(run_id)
             continue
-        local = tracker.snapshots.read(run_id) if tracker.snapshots.exists(run_id) else None
         if local is not None and publishable(local) == payload:
+            if version is not None and _pulled_at(local, source) is not None:
+                _import(
+                    tracker, local, source, version
+                )  # remember the version: no download next time
             report.unchanged.append(run_id)
         elif local is not None and PULLED_FROM not in local.run.meta:
             logger.warning("pull: run %r exists here and was not pulled; kept as is", run_id)
             report.conflicts.append(run_id)
         else:
-            run = attrs.evolve(record.run, meta={**record.run.meta, PULLED_FROM: source})
-            tracker.import_record(attrs.evolve(record, run=run))
+            _import(tracker, record, source, version)
             report.imported.append(run_id)
     return report
+
+
+def _local_record(tracker: Tracker, run_id: str) -> RunRecord | None:
+    try:
+        check_run_id(run_id)
+    except InvalidInput:
+        return None  # _parse refuses it
+    return tracker.snapshots.read(run_id) if tracker.snapshots.exists(run_id) else None
+
+
+def _pulled_at(local: RunRecord, source: str) -> str | None:
+    """The publication version a run was pulled at from ``source``: "" if it was pulled
+    from there before versions were recorded, None if it was not pulled from there."""
+    if local.run.meta.get(PULLED_FROM) != source:
+        return None
+    version = local.run.meta.get(PULLED_VERSION)
+    return version if isinstance(version, str) else ""
+
+
+def _import(tracker: Tracker, record: RunRecord, source: str, version: str | None) -> None:
+    meta = {k: v for k, v in record.run.meta.items() if k not in _PULL_MARKS}
+    meta[PULLED_FROM] = source
+    if version is not None:
+        meta[PULLED_VERSION] = version
+    tracker.import_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
 
 
 def source_of(store: object) -> str:

@@ -286,6 +286,29 @@ class FsspecBlobStore:
         names = (key[len(base) :] for key in self._find(base.rstrip("/")) if key.startswith(base))
         return iter(sorted(n for n in names if n.startswith(prefix)))
 
+    # -- SupportsNamedVersions -------------------------------------------
+
+    def named_versions(self, prefix: str = "") -> dict[str, str | None]:
+        """Names starting with ``prefix``, sorted, each with a token that changes when the
+        object is written again, from one listing: the ETag on S3 and Azure, the
+        generation on GCS, modification time, inode and size on a local disk; None
+        where the filesystem reports nothing that changes with every write.
+        """
+        _names.check_name(prefix, prefix=True)
+        base = f"{self._root}/{_names.NAMED_DIR}/"
+        with self._vendor_errors("list"):
+            try:
+                found = dict(self._fs.find(base.rstrip("/"), detail=True))
+            except FileNotFoundError:
+                found = {}
+        self._forget_listings()
+        versions = {}
+        for key, info in found.items():
+            name = key[len(base) :] if key.startswith(base) else ""
+            if name.startswith(prefix) and name:
+                versions[name] = _version_of(info)
+        return dict(sorted(versions.items()))
+
     # -- housekeeping ------------------------------------------------------
 
     def remove_stale_temps(self, older_than: float = STALE_TEMP_AGE) -> list[str]:
@@ -509,6 +532,32 @@ def _flush_entries(folder: str, created: list[str]) -> None:
     folders = [folder, *(os.path.dirname(d) for d in reversed(created))]
     for directory in dict.fromkeys(folders):
         fsync_directory(directory)
+
+
+# Listing fields that change whenever an object is written again, by backend:
+# S3 / Azure ETag, GCS generation and md5, modification times, a local inode.
+_VERSION_FIELDS = (
+    "ETag",
+    "etag",
+    "generation",
+    "md5Hash",
+    "VersionId",
+    "version_id",
+    "mtime",
+    "LastModified",
+    "last_modified",
+    "updated",
+    "created",
+    "ino",
+)
+
+
+def _version_of(info: dict[str, Any]) -> str | None:
+    """A listed object's version token: its changing fields and its size; None without any."""
+    parts = [f"{field}={info[field]}" for field in _VERSION_FIELDS if info.get(field)]
+    if not parts:
+        return None
+    return ";".join([*parts, f"size={info.get('size')}"])
 
 
 def _modified_at(info: dict[str, Any]) -> float | None:
