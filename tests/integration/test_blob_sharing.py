@@ -22,8 +22,15 @@ import pytest
 
 import consist
 from consist.domain import Direction
-from consist.domain.errors import IntegrityError, InvalidInput, MissingFile
-from consist.services.sharing import BLOB_DIGEST, BLOB_MANIFEST, PULLED_FROM, PULLED_VERSION
+from consist.domain.errors import BlobStoreError, IntegrityError, InvalidInput, MissingFile
+from consist.services import sharing
+from consist.services.sharing import (
+    ARCHIVE_PENDING,
+    BLOB_DIGEST,
+    BLOB_MANIFEST,
+    PULLED_FROM,
+    PULLED_VERSION,
+)
 from consist_fsspec import FsspecBlobStore
 
 # Distinctive credentials (moto accepts any), so a leak is found by grepping for them.
@@ -262,6 +269,98 @@ def test_a_run_whose_archiving_fails_still_completes(
     assert BLOB_DIGEST not in first.outputs["scaled"].meta
     assert "was not archived" in caplog.text
     assert again.cache_hit and calls.count == 2
+
+
+class FlakyStore(FsspecBlobStore):
+    """A local store whose puts fail while ``down`` (an unreachable endpoint, say)."""
+
+    down = True
+
+    def put(self, path: Path) -> str:
+        if self.down:
+            raise BlobStoreError(f"blob store {self.url}: put failed (ConnectTimeout)")
+        return super().put(path)
+
+
+def snapshot_of(tracker: Any, run_id: str) -> dict[str, Any]:
+    return dict(json.loads((Path(tracker.run_dir) / run_id / "consist.json").read_text()))
+
+
+def archived_meta(document: dict[str, Any], key: str) -> dict[str, Any]:
+    return dict(next(a["meta"] for a in document["artifacts"] if a["key"] == key))
+
+
+def test_outputs_whose_archiving_failed_are_archived_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore(str(tmp_path / "blobs"))
+    with caplog.at_level(logging.WARNING), machine(tmp_path / "m", store) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+        assert "archive_pending()" in caplog.text
+        assert list(store.digests()) == []
+        for result, key in ((first, "scaled"), (second, "totals")):
+            document = snapshot_of(tracker, result.run_id)
+            assert document["run"]["meta"][ARCHIVE_PENDING] == [key]  # remembered, on disk
+            assert BLOB_DIGEST not in archived_meta(document, key)
+
+        store.down = False  # the store is back
+        report = tracker.archive_pending()
+        assert sorted(report.archived) == sorted(
+            [(first.run_id, "scaled"), (second.run_id, "totals")]
+        )
+        assert report.pending == []
+        scaled, totals = first.outputs["scaled"], second.outputs["totals"]
+        assert set(store.digests()) == {scaled.content_hash, totals.content_hash}
+        document = snapshot_of(tracker, first.run_id)
+        assert ARCHIVE_PENDING not in document["run"]["meta"]
+        assert archived_meta(document, "scaled")[BLOB_DIGEST] == scaled.content_hash
+        tracker.flush()
+        indexed = tracker.catalog.get_record(first.run_id)
+        assert ARCHIVE_PENDING not in indexed.run.meta
+        assert indexed.artifacts_by_direction(Direction.OUTPUT)["scaled"].meta[BLOB_DIGEST] == (
+            scaled.content_hash
+        )
+        assert tracker.archive_pending() == sharing.ArchiveReport([], [])  # nothing left
+        # The archive is usable: a deleted output comes back from the store.
+        recorded = tracker.get_artifacts_for_run(second.run_id).outputs["totals"]
+        assert recorded.meta[BLOB_DIGEST] == totals.content_hash
+        local = tracker.resolve_path(recorded)
+        content = local.read_bytes()
+        local.unlink()
+        assert tracker.artifact_path(recorded).read_bytes() == content
+
+
+def test_push_archives_pending_outputs_before_publishing(tmp_path: Path) -> None:
+    store = FlakyStore(str(tmp_path / "blobs"))
+    with machine(tmp_path / "m", store) as tracker:
+        first, _ = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+        store.down = False
+        report = tracker.push([first.run_id])
+        assert report.published == [first.run_id]
+        assert report.archived == [(first.run_id, "scaled")] and report.unarchived == []
+    published = json.loads(store.read_named(f"snapshots/{first.run_id}.json"))
+    assert archived_meta(published, "scaled")[BLOB_DIGEST] == first.outputs["scaled"].content_hash
+    assert ARCHIVE_PENDING not in published["run"]["meta"]
+
+
+def test_an_output_changed_since_its_run_stays_pending(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What is archived late must still be what the run logged; a changed file is refused."""
+    store = FlakyStore(str(tmp_path / "blobs"))
+    with machine(tmp_path / "m", store) as tracker:
+        first, second = run_pipeline(tracker, tmp_path / "m" / "raw.csv", Calls())
+        tracker.resolve_path(first.outputs["scaled"]).write_text("value,group\n0,edited\n")
+        tracker.resolve_path(second.outputs["totals"]).unlink()
+        store.down = False
+        with caplog.at_level(logging.WARNING):
+            report = tracker.archive_pending()
+    assert report.archived == []
+    assert sorted(report.pending) == sorted([(first.run_id, "scaled"), (second.run_id, "totals")])
+    assert "changed after it was logged" in caplog.text and "no longer" in caplog.text
+    for result, key in ((first, "scaled"), (second, "totals")):
+        assert snapshot_of(tracker, result.run_id)["run"]["meta"][ARCHIVE_PENDING] == [key]
+    assert BLOB_DIGEST not in archived_meta(snapshot_of(tracker, first.run_id), "scaled")
 
 
 # -- directories, strict validation, hydration ---------------------------------------------

@@ -96,9 +96,29 @@ def test_gc_archived_deletes_only_copies_the_store_verifiably_holds(tmp_path: Pa
         assert a.artifact_path(first.outputs["scaled"]).read_bytes() == scaled_bytes
 
 
+def test_consist_archive_stores_outputs_whose_archiving_failed(tmp_path: Path) -> None:
+    blocker = tmp_path / "store"
+    blocker.write_text("a file where the store's folder should be: every put fails")
+    url = str(blocker / "blobs")
+    first, second = run_on_a(tmp_path, url)
+    blocker.unlink()  # the store can be written again
+    root = tmp_path / "a"
+    done = as_json(cli(root, "archive", "--blobs", url, "--json"))
+    assert sorted(map(tuple, done["archived"])) == sorted(
+        [(first.run_id, "scaled"), (second.run_id, "totals")]
+    )
+    assert done["pending"] == []
+    assert set(FsspecBlobStore(url).digests()) == {
+        first.outputs["scaled"].content_hash,
+        second.outputs["totals"].content_hash,
+    }
+    again = cli(root, "archive", "--blobs", url)
+    assert again.exit_code == 0 and "nothing to archive" in again.stdout
+
+
 def test_commands_without_a_store_fail_in_one_line(tmp_path: Path) -> None:
     run_on_a(tmp_path, None)
-    for args in (["push"], ["pull"], ["gc", "--archived"]):
+    for args in (["push"], ["pull"], ["archive"], ["gc", "--archived"]):
         result = cli(tmp_path / "a", *args)
         assert result.exit_code == 1, args
         assert result.stderr.count("\n") == 1 and "--blobs" in result.stderr

@@ -53,6 +53,37 @@ def push_command(
         f"published {len(report.published)} run(s), {len(report.unchanged)} already there"
         + (f", {len(report.skipped)} still running (skipped)" if report.skipped else "")
     )
+    print_archived(report.archived, report.unarchived)
+
+
+@app.command("archive")
+@reports_errors
+def archive_command(
+    run_ids: RunIdsArgument = None,
+    blobs: BlobsOption = None,
+    catalog: CatalogOption = None,
+    run_dir: RunDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Archive outputs whose archiving failed when their run ended (push does this too)."""
+    url = need_blobs(blobs, "archive")
+    with tracker_for(catalog, run_dir, blobs=url) as tracker:
+        report = tracker.archive_pending(run_ids or None)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    if not report.archived and not report.pending:
+        console.print("nothing to archive: no output is waiting for the blob store")
+    print_archived(report.archived, report.pending)
+
+
+def print_archived(archived: list[tuple[str, str]], pending: list[tuple[str, str]]) -> None:
+    """Outputs archived late, and those still waiting (the warnings say why)."""
+    if archived:
+        console.print(f"archived {len(archived)} output(s) whose archiving had failed")
+    if pending:
+        listed = ", ".join(f"{run_id}:{key}" for run_id, key in pending)
+        console.print(f"still not archived (see the warnings above): {listed}")
 
 
 @app.command("pull")

@@ -33,6 +33,7 @@ from consist.domain.errors import (
     ConsistError,
     IntegrityError,
     InvalidInput,
+    MissingFile,
     RunNotFound,
 )
 from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
@@ -44,15 +45,18 @@ if TYPE_CHECKING:
     from consist.services.tracker import Tracker
 
 __all__ = [
+    "ARCHIVE_PENDING",
     "BLOB_DIGEST",
     "BLOB_MANIFEST",
     "PULLED_FROM",
     "PULLED_VERSION",
     "SNAPSHOT_PREFIX",
+    "ArchiveReport",
     "ArchivedCopy",
     "PullReport",
     "PushReport",
     "archive_outputs",
+    "archive_pending",
     "archived_copies",
     "check_archive",
     "file_blob_digest",
@@ -66,6 +70,7 @@ logger = logging.getLogger("consist.sharing")
 
 BLOB_DIGEST = "blob_digest"
 BLOB_MANIFEST = "blob_manifest"
+ARCHIVE_PENDING = "archive_pending"
 PULLED_FROM = "pulled_from"
 PULLED_VERSION = "pulled_version"
 _PULL_MARKS = frozenset({PULLED_FROM, PULLED_VERSION})
@@ -116,11 +121,14 @@ def archive_outputs(tracker: Tracker, active: ActiveRun) -> None:
     """Store the outputs ``active`` produced, as its archive policy says; never raises.
 
     Each archived artifact is linked again with its blob digest in ``meta``, so
-    the run's final snapshot and catalog record carry it.
+    the run's final snapshot and catalog record carry it. The keys of outputs
+    that could not be archived are listed in the run's ``meta["archive_pending"]``
+    for :func:`archive_pending` to retry.
     """
     policy: ArchivePolicy = tracker.archive
     if tracker.blobs is None or policy == "none" or not active.persist:
         return
+    failed = []
     for key, artifact in active.outputs.items():
         if artifact.producer_run_id != active.run.id:
             continue  # a cache hit's outputs were archived by the run that produced them
@@ -132,16 +140,107 @@ def archive_outputs(tracker: Tracker, active: ActiveRun) -> None:
             archived = _archive_one(tracker, tracker.blobs, artifact)
         except Exception as exc:  # archiving is a copy; the run's own files stay put
             logger.warning(
-                "run %r: output %r was not archived to the blob store (%s: %s); "
-                "its file stays local only",
+                "run %r: output %r was not archived to the blob store (%s: %s); its file "
+                "stays local until tracker.archive_pending() or `consist push` (or "
+                "`consist archive`) stores it",
                 active.run.id,
                 key,
                 type(exc).__name__,
                 exc,
             )
+            failed.append(key)
             continue
         if archived is not None:
             active.link(archived, Direction.OUTPUT, key)
+    if failed:
+        active.run = attrs.evolve(
+            active.run, meta={**active.run.meta, ARCHIVE_PENDING: sorted(failed)}
+        )
+
+
+@attrs.frozen
+class ArchiveReport:
+    """What :func:`archive_pending` did: ``(run_id, output key)`` pairs."""
+
+    archived: list[tuple[str, str]]
+    pending: list[tuple[str, str]]  # failed again (store unreachable, file changed or gone)
+
+    def to_dict(self) -> dict[str, list[list[str]]]:
+        return {
+            "archived": [list(pair) for pair in self.archived],
+            "pending": [list(pair) for pair in self.pending],
+        }
+
+
+def archive_pending(tracker: Tracker, run_ids: Iterable[str] | None = None) -> ArchiveReport:
+    """Retry archiving the outputs whose archiving failed when their run ended.
+
+    Looks at this machine's runs (all, or ``run_ids``) that list outputs in
+    ``meta["archive_pending"]``. Each output is stored if its file is still
+    here and unchanged; the run's snapshot and catalog record then carry its
+    digest, and the key leaves ``archive_pending``. What fails again stays
+    listed, with a warning. Runs pulled from elsewhere are left alone: their
+    files are not on this machine.
+
+    Raises
+    ------
+    InvalidInput
+        The tracker has no blob store.
+    """
+    blobs = tracker.blobs
+    if blobs is None:
+        raise InvalidInput(
+            "archiving needs a blob store: Tracker(..., blobs='s3://bucket/prefix') "
+            "or --blobs on the command line"
+        )
+    ids = list(run_ids) if run_ids is not None else _local_run_ids(tracker)
+    report = ArchiveReport([], [])
+    for run_id in ids:
+        record = _record_of(tracker, run_id)
+        keys = record.run.meta.get(ARCHIVE_PENDING)
+        if not keys or PULLED_FROM in record.run.meta:
+            continue
+        if record.run.status is not RunStatus.COMPLETED:
+            continue  # re-opened: archived again when it ends
+        outputs = record.artifacts_by_direction(Direction.OUTPUT)
+        replaced: dict[str, Artifact] = {}
+        still = []
+        for key in keys:
+            artifact = outputs.get(key)
+            if artifact is None:
+                continue  # no such output any more: nothing to archive
+            if BLOB_DIGEST in artifact.meta or BLOB_MANIFEST in artifact.meta:
+                continue  # archived meanwhile
+            try:
+                archived = _archive_one(tracker, blobs, artifact)
+                if archived is None:
+                    raise MissingFile(f"{artifact.uri} is no longer a file or folder here")
+            except Exception as exc:
+                logger.warning(
+                    "run %r: output %r is still not archived (%s: %s)",
+                    run_id,
+                    key,
+                    type(exc).__name__,
+                    exc,
+                )
+                still.append(key)
+                report.pending.append((run_id, key))
+                continue
+            replaced[artifact.id] = archived
+            report.archived.append((run_id, key))
+        if still == list(keys):
+            continue
+        meta = {k: v for k, v in record.run.meta.items() if k != ARCHIVE_PENDING}
+        if still:
+            meta[ARCHIVE_PENDING] = still
+        tracker.save_record(
+            attrs.evolve(
+                record,
+                run=attrs.evolve(record.run, meta=meta),
+                artifacts=[replaced.get(a.id, a) for a in record.artifacts],
+            )
+        )
+    return report
 
 
 def _archive_one(tracker: Tracker, blobs: BlobStore, artifact: Artifact) -> Artifact | None:
@@ -223,9 +322,17 @@ class PushReport:
     published: list[str]
     unchanged: list[str]
     skipped: list[str]  # still running: their snapshot is not final
+    archived: list[tuple[str, str]] = attrs.field(factory=list)  # (run_id, key) retried now
+    unarchived: list[tuple[str, str]] = attrs.field(factory=list)  # (run_id, key) still pending
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return attrs.asdict(self)
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {
+            "published": self.published,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "archived": [list(pair) for pair in self.archived],
+            "unarchived": [list(pair) for pair in self.unarchived],
+        }
 
 
 @attrs.frozen
@@ -256,6 +363,9 @@ def publishable(record: RunRecord) -> bytes:
 def push(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PushReport:
     """Publish run snapshots to the blob store (all runs, or ``run_ids``); idempotent.
 
+    Outputs whose archiving failed when their run ended are archived first
+    (:func:`archive_pending`), so that what is published records their blobs.
+
     Raises
     ------
     InvalidInput
@@ -265,6 +375,7 @@ def push(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PushReport:
     """
     store = _named_store(tracker, "push")
     ids = list(run_ids) if run_ids is not None else _local_run_ids(tracker)
+    retried = archive_pending(tracker, ids)
     existing = set(store.list_named(SNAPSHOT_PREFIX))
     published, unchanged, skipped = [], [], []
     for run_id in ids:
@@ -279,7 +390,7 @@ def push(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PushReport:
             continue
         store.write_named(name, payload)
         published.append(run_id)
-    return PushReport(published, unchanged, skipped)
+    return PushReport(published, unchanged, skipped, retried.archived, retried.pending)
 
 
 def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:

@@ -467,8 +467,19 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """Import snapshots published to the blob store into this catalog and run_dir."""
         return sharing.pull(self, run_ids)
 
+    def archive_pending(self, run_ids: Sequence[str] | None = None) -> sharing.ArchiveReport:
+        """Archive outputs whose archiving failed when their run ended (all runs, or ``run_ids``).
+
+        Their keys are in the run's ``meta["archive_pending"]``; ``push`` does this too.
+        """
+        return sharing.archive_pending(self, run_ids)
+
     def import_record(self, record: RunRecord) -> None:
         """Adopt another machine's run: write its snapshot here and index it."""
+        self.save_record(record)
+
+    def save_record(self, record: RunRecord) -> None:
+        """Write a finished run's changed record: its snapshot first, then the catalog."""
         self._persist_record(record)
         self._signatures.pop(record.run.id, None)
 
