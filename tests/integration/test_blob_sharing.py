@@ -526,7 +526,7 @@ def test_a_run_pulled_before_versions_were_recorded_is_checked_once(
         assert b.pull().imported == ["run-1"]
         record = b.snapshots.read("run-1")
         meta = {k: v for k, v in record.run.meta.items() if k != PULLED_VERSION}
-        b.import_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
+        b.save_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
         reads = CountingReads(b.blobs, monkeypatch)
         assert b.pull().unchanged == ["run-1"] and reads.names == ["snapshots/run-1.json"]
         assert b.pull().unchanged == ["run-1"] and reads.names == ["snapshots/run-1.json"]

@@ -7,7 +7,6 @@ which spares it reading each footer again to match columns by name.
 from __future__ import annotations
 
 import os
-import threading
 
 __all__ = ["FileFooters", "FileSignature", "signature_of"]
 
@@ -25,28 +24,27 @@ def signature_of(path: str) -> FileSignature | None:
 
 
 class FileFooters:
-    """Parquet schemas by path, read again only when a file's signature changes."""
+    """Parquet schemas by path, read again only when a file's signature changes.
+
+    Not locked: its owner (a view factory) calls it under its own lock.
+    """
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[FileSignature, ColumnSchema | None]] = {}
-        self._lock = threading.Lock()
 
     def schema(self, path: str, signature: FileSignature) -> ColumnSchema | None:
         """(name, Arrow type) of each column of the Parquet file at ``path``, or
         None when its footer cannot be read (DuckDB will report why)."""
-        with self._lock:
-            known = self._known.get(path)
+        known = self._known.get(path)
         if known is not None and known[0] == signature:
             return known[1]
         schema = _read_schema(path)
-        with self._lock:
-            self._known[path] = (signature, schema)
+        self._known[path] = (signature, schema)
         return schema
 
     def forget_except(self, paths: set[str]) -> None:
         """Drop what is known of files no view reads any more."""
-        with self._lock:
-            self._known = {p: v for p, v in self._known.items() if p in paths}
+        self._known = {p: v for p, v in self._known.items() if p in paths}
 
 
 def _read_schema(path: str) -> ColumnSchema | None:

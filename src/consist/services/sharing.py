@@ -467,7 +467,7 @@ def _import(tracker: Tracker, record: RunRecord, source: str, version: str | Non
     meta[PULLED_FROM] = source
     if version is not None:
         meta[PULLED_VERSION] = version
-    tracker.import_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
+    tracker.save_record(attrs.evolve(record, run=attrs.evolve(record.run, meta=meta)))
 
 
 def source_of(store: object) -> str:

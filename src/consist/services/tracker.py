@@ -474,12 +474,9 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """
         return sharing.archive_pending(self, run_ids)
 
-    def import_record(self, record: RunRecord) -> None:
-        """Adopt another machine's run: write its snapshot here and index it."""
-        self.save_record(record)
-
     def save_record(self, record: RunRecord) -> None:
-        """Write a finished run's changed record: its snapshot first, then the catalog."""
+        """Write a finished run's record (another machine's, or one of ours that changed):
+        its snapshot here first, then the catalog."""
         self._persist_record(record)
         self._signatures.pop(record.run.id, None)
 
