@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from consist.domain.errors import NoActiveTracker
 from consist.services.context import current_tracker
 from consist.services.coupler import Coupler, coupler_schema
 from consist.services.facets_query import pivot_facets as _pivot_facets
@@ -96,7 +97,8 @@ def pivot_facets(
         ``{key: "value_str"}`` to read a key from another value column than the
         one matching its stored type.
     tracker
-        Defaults to the active tracker.
+        Defaults to the active tracker; with none, the statement is completed
+        by the tracker that runs it (``consist.run_query(..., tracker=...)``).
     of
         ``"run"`` (columns ``run_id`` + keys) or ``"artifact"`` (``artifact_id`` + keys).
     name
@@ -111,9 +113,13 @@ def pivot_facets(
     Raises
     ------
     NotFound
-        If a key has no value in the namespace (the message lists the keys it has).
+        If a key has no value in the namespace (the message lists the keys it has);
+        without a tracker, when the statement runs.
     InvalidInput
         For a key stored with incompatible types, or a catalog without SQL.
     """
-    owner = current_tracker(tracker, "consist.pivot_facets")
+    try:
+        owner: Tracker | None = current_tracker(tracker, "consist.pivot_facets")
+    except NoActiveTracker:
+        owner = None
     return _pivot_facets(owner, namespace, keys, value_columns, of=of, name=name)

@@ -217,3 +217,22 @@ def test_pivot_needs_a_catalog_that_speaks_sql(tmp_path: Path) -> None:
     memory = consist.Tracker(tmp_path / "runs", catalog="memory://")
     with memory, pytest.raises(InvalidInput, match="DuckDB or SQLite"):
         consist.pivot_facets("simulate", ["alpha"], tracker=memory)
+
+
+def test_pivot_facets_without_a_tracker_is_completed_by_the_one_running_it(tracker: Any) -> None:
+    """No tracker at build time: run_query's tracker picks each key's typed column."""
+    ids = sweep(tracker)
+    params = consist.pivot_facets(namespace="simulate", keys=["alpha", "beta", "mode", "toll"])
+    frame = consist.run_query(
+        select(params.c.run_id, params.c.alpha, params.c.beta, params.c.mode, params.c.toll),
+        tracker=tracker,
+    ).sort_values("alpha")
+    assert frame["run_id"].tolist() == [ids["car"], ids["transit"], ids["walk"]]
+    assert frame["alpha"].tolist() == [1, 2, 3]
+    assert frame["beta"].tolist() == [0.5, 1.5, 2.5]
+    assert frame["mode"].tolist() == ["car", "transit", "walk"]
+    assert [bool(v) for v in frame["toll"]] == [True, False, True]
+
+    unknown = consist.pivot_facets(namespace="simulate", keys=["gamma"])
+    with pytest.raises(NotFound, match="gamma"):
+        consist.run_query(select(unknown.c.gamma), tracker=tracker)

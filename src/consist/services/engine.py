@@ -28,15 +28,15 @@ from consist.domain.errors import (
 )
 from consist.ports.execute import CallTask
 from consist.services import hydration
+from consist.services.capture import capture_changed, file_states
 from consist.services.step_io import (
     InputResolver,
     StepContext,
     StepInput,
     accepted_parameters,
-    capture_changed,
     check_declared_outputs,
-    file_states,
     input_value,
+    path_parameters,
     record_return_value,
     resolve_inputs,
 )
@@ -396,12 +396,12 @@ def _kwargs(
 ) -> dict[str, Any]:
     assert request.fn is not None
     accepted, takes_any = accepted_parameters(request.fn)
+    wants_path = path_parameters(request.fn) if request.load_inputs else set()
     kwargs: dict[str, Any] = {}
     for step_input in inputs:
         if step_input.key in accepted or (takes_any and step_input.as_kwarg):
-            kwargs[step_input.key] = input_value(
-                tracker, step_input, linked[step_input.key], request.load_inputs
-            )
+            load = request.load_inputs and step_input.key not in wants_path
+            kwargs[step_input.key] = input_value(tracker, step_input, linked[step_input.key], load)
         elif step_input.as_kwarg:
             raise InvalidInput(
                 f"input {step_input.key!r} is not a parameter of {request.name}(); "

@@ -9,11 +9,13 @@ from the value column that matches the key's stored type, so it composes with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from consist.domain.errors import InvalidInput, NotFound
+from consist.domain.errors import InvalidInput, NoActiveTracker, NotFound
 from consist.ports import SupportsSQL
+from consist.services.context import current_tracker
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -31,7 +33,7 @@ _OWNERS = {"run": ("run_config_kv", "run_id"), "artifact": ("artifact_kv", "arti
 
 
 def pivot_facets(
-    tracker: Tracker,
+    tracker: Tracker | None,
     namespace: str,
     keys: Sequence[str],
     value_columns: Mapping[str, str] | None = None,
@@ -44,7 +46,9 @@ def pivot_facets(
     Parameters
     ----------
     tracker
-        Its catalog must answer SQL (DuckDB or SQLite).
+        Its catalog must answer SQL (DuckDB or SQLite). ``None`` defers reading
+        the stored types (which pick each key's value column) to the tracker
+        that runs the statement: ``consist.run_query(..., tracker=...)``.
     namespace
         For run facets the run's model (a scenario step's name); for artifact
         facets the artifact key.
@@ -74,19 +78,18 @@ def pivot_facets(
     """
     if of not in _OWNERS:
         raise InvalidInput(f"of= must be 'run' or 'artifact', not {of!r}")
-    if not isinstance(tracker.catalog, SupportsSQL):
-        raise InvalidInput(
-            f"pivot_facets reads the catalog's facet tables, which {type(tracker.catalog).__name__}"
-            " cannot query; use a DuckDB or SQLite catalog (db_path=... or catalog='duckdb:///...')"
-        )
     kv_name, id_name = _OWNERS[of]
     keys = _check_keys(keys, id_name)
     overrides = {key: _column_of(key, column) for key, column in (value_columns or {}).items()}
     stray = sorted(set(overrides) - set(keys))
     if stray:
         raise InvalidInput(f"value_columns names {stray}, which are not among keys {keys}")
-    stored = _stored_types(tracker, kv_name, namespace)
-    chosen = {key: overrides.get(key) or _column_for(key, stored, namespace) for key in keys}
+    chosen: dict[str, str | None] = {key: overrides.get(key) for key in keys}
+    if tracker is not None:
+        stored = _stored_types(tracker, kv_name, namespace)
+        chosen = {
+            key: column or _column_for(key, stored, namespace) for key, column in chosen.items()
+        }
     return _statement(kv_name, id_name, namespace, chosen).subquery(name)
 
 
@@ -115,6 +118,11 @@ def _column_of(key: str, column: str) -> str:
 
 
 def _stored_types(tracker: Tracker, kv_name: str, namespace: str) -> dict[str, set[str]]:
+    if not isinstance(tracker.catalog, SupportsSQL):
+        raise InvalidInput(
+            f"pivot_facets reads the catalog's facet tables, which {type(tracker.catalog).__name__}"
+            " cannot query; use a DuckDB or SQLite catalog (db_path=... or catalog='duckdb:///...')"
+        )
     table = tracker.sql(
         f"SELECT DISTINCT key, value_type FROM {kv_name} WHERE namespace = ?", [namespace]
     )
@@ -143,11 +151,11 @@ def _column_for(key: str, stored: Mapping[str, set[str]], namespace: str) -> str
     )
 
 
-def _statement(kv_name: str, id_name: str, namespace: str, chosen: Mapping[str, str]) -> Any:
+def _statement(kv_name: str, id_name: str, namespace: str, chosen: Mapping[str, str | None]) -> Any:
     # One LEFT JOIN per key rather than MAX(CASE ...): no aggregate, so every
     # column keeps its catalog type (BOOLEAN, JSON) on every backend.
     try:
-        from sqlalchemy import Float, cast, column, func, select, table
+        from sqlalchemy import column, select, table
     except ImportError:  # pragma: no cover - sqlalchemy comes with sqlmodel
         raise InvalidInput("pivot_facets needs SQLAlchemy: pip install sqlalchemy") from None
 
@@ -165,9 +173,53 @@ def _statement(kv_name: str, id_name: str, namespace: str, chosen: Mapping[str, 
             kv,
             (kv.c[id_name] == ids.c[id_name]) & (kv.c.namespace == namespace) & (kv.c.key == key),
         )
-        if value_column == NUMBER:
-            value = func.coalesce(kv.c.value_float, cast(kv.c.value_int, Float))
+        if value_column is None:
+            value = _deferred_value()(kv, kv_name, namespace, key)
         else:
-            value = kv.c[value_column]
+            value = _value(kv, value_column)
         selected.append(value.label(key))
     return select(*selected).select_from(joined)
+
+
+def _value(kv: Any, value_column: str) -> Any:
+    from sqlalchemy import Float, cast, func
+
+    if value_column == NUMBER:
+        return func.coalesce(kv.c.value_float, cast(kv.c.value_int, Float))
+    return kv.c[value_column]
+
+
+@functools.cache
+def _deferred_value() -> Any:
+    """The SQL element of a facet column whose type is read when the statement runs.
+
+    ``pivot_facets`` without a tracker cannot know which value column holds a
+    key; ``consist.run_query`` compiles the statement with its tracker active,
+    and this element then asks that tracker's catalog. Defined on first use so
+    that importing Consist does not import SQLAlchemy.
+    """
+    from sqlalchemy import String, cast, func
+    from sqlalchemy.ext.compiler import compiles
+    from sqlalchemy.sql.expression import ColumnElement
+    from sqlalchemy.types import NullType
+
+    class FacetValue(ColumnElement[Any]):
+        inherit_cache = False  # resolved per compile, against the tracker running it
+        type = NullType()
+
+        def __init__(self, kv: Any, kv_name: str, namespace: str, key: str) -> None:
+            self.kv, self.kv_name, self.namespace, self.facet_key = kv, kv_name, namespace, key
+
+    @compiles(FacetValue)
+    def _compile(element: FacetValue, compiler: Any, **kw: Any) -> str:
+        try:
+            tracker = current_tracker(None, "consist.run_query")
+        except NoActiveTracker:
+            # Printed outside run_query: show every value column as text.
+            columns = [cast(element.kv.c[c], String) for c in VALUE_COLUMNS.values()]
+            return str(compiler.process(func.coalesce(*columns), **kw))
+        stored = _stored_types(tracker, element.kv_name, element.namespace)
+        column = _column_for(element.facet_key, stored, element.namespace)
+        return str(compiler.process(_value(element.kv, column), **kw))
+
+    return FacetValue

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.domain.errors import InvalidInput
+from consist.services.context import use_tracker
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -50,10 +51,13 @@ def run_query(
     tracker: Tracker, statement: Any, params: Sequence[Any] | None = None, as_: str = "pandas"
 ) -> Any:
     """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views."""
-    sql = to_sql(statement, "postgresql")
-    # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
-    # are compiled for the catalog's own dialect.
-    foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
-    if foreign and tracker.sql_target(sql) == "catalog":
-        sql = to_sql(statement, tracker.sql_dialect)
+    # Compiled with the tracker active: parts of a statement built without one
+    # (consist.pivot_facets) read what they need from it.
+    with use_tracker(tracker):
+        sql = to_sql(statement, "postgresql")
+        # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
+        # are compiled for the catalog's own dialect.
+        foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
+        if foreign and tracker.sql_target(sql) == "catalog":
+            sql = to_sql(statement, tracker.sql_dialect)
     return convert(tracker.sql(sql, params), as_)

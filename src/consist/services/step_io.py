@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
 import inspect
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePath
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
 from consist.domain import Artifact, Direction
 from consist.domain.errors import InvalidInput, MissingInputFile, MissingOutputFile
 from consist.services import loaders
+from consist.services.capture import (
+    OutputCapture,
+    file_clock_ns,
+    stem,
+)
 
 if TYPE_CHECKING:
     from consist.services.active_run import ActiveRun
@@ -74,17 +79,10 @@ def _resolve_one(
         if not path.exists():
             hint = " (nor a coupler key)" if resolver is not None and isinstance(value, str) else ""
             raise MissingInputFile(f"input {key or value!r}: {path} does not exist{hint}")
-        return StepInput(key or _stem(path), path=path, as_kwarg=as_kwarg)
+        return StepInput(key or stem(path), path=path, as_kwarg=as_kwarg)
     raise InvalidInput(
         f"input {key!r}: expected a path, an Artifact or a coupler key, not {type(value).__name__}"
     )
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in reversed(path.suffixes):
-        name = name.removesuffix(suffix)
-    return name or path.name
 
 
 def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
@@ -100,6 +98,33 @@ def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
     }
     var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     return names, var_kw
+
+
+_PATH_TYPES = (os.PathLike, PurePath, str)
+_PATH_NAMES = frozenset({"Path", "PurePath", "PathLike", "str"})
+
+
+def path_parameters(fn: Callable[..., Any]) -> set[str]:
+    """Parameters of ``fn`` annotated as a path (``Path``, ``os.PathLike``, ``str``).
+
+    Such a parameter receives the input's file even with ``load_inputs=True``:
+    a step declaring ``raw_file: Path`` reads the file itself.
+    """
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable string annotations: read their names instead
+        hints = dict(getattr(fn, "__annotations__", None) or {})
+    return {name for name, hint in hints.items() if name != "return" and _is_path_hint(hint)}
+
+
+def _is_path_hint(hint: Any) -> bool:
+    if isinstance(hint, str):
+        return hint.rsplit(".", 1)[-1].split("[", 1)[0] in _PATH_NAMES
+    choices = typing.get_args(hint) if typing.get_origin(hint) in (Union, UnionType) else (hint,)
+    choices = tuple(c for c in choices if c is not type(None))
+    return bool(choices) and all(
+        isinstance(c, type) and issubclass(c, _PATH_TYPES) for c in choices
+    )
 
 
 def input_value(tracker: Tracker, step_input: StepInput, artifact: Artifact, load: bool) -> Any:
@@ -118,6 +143,7 @@ class StepContext:
 
     def __init__(self, active: ActiveRun, output_paths: Mapping[str, Path]) -> None:
         self._active = active
+        self._started_ns = file_clock_ns()
         self.output_paths = dict(output_paths)
 
     @property
@@ -146,41 +172,18 @@ class StepContext:
     def log_dataframe(self, df: Any, key: str, **options: Any) -> Artifact:
         return self._active.log_dataframe(df, key, **options)
 
-    @contextlib.contextmanager
     def capture_outputs(
         self, directory: str | os.PathLike[str], pattern: str = "*"
-    ) -> Iterator[dict[str, Artifact]]:
-        """Log files written under ``directory`` inside the block as outputs keyed by stem."""
-        root = Path(directory)
-        if not root.is_absolute():
-            root = self.run_dir / root
-        captured: dict[str, Artifact] = {}
-        before = file_states(root, pattern)
-        yield captured
-        captured.update(capture_changed(self._active, root, pattern, before))
+    ) -> OutputCapture:
+        """Log files under ``directory`` (relative to the working directory) as outputs.
 
-
-def file_states(root: Path, pattern: str) -> dict[Path, tuple[int, int]]:
-    if not root.is_dir():
-        return {}
-    states = {}
-    for path in root.rglob("*"):
-        if path.is_file() and fnmatch.fnmatch(path.name, pattern):
-            stat = path.stat()
-            states[path] = (stat.st_size, stat.st_mtime_ns)
-    return states
-
-
-def capture_changed(
-    active: ActiveRun, root: Path, pattern: str, before: Mapping[Path, tuple[int, int]]
-) -> dict[str, Artifact]:
-    """Log files under ``root`` that are new or changed since ``before``."""
-    captured = {}
-    for path, state in sorted(file_states(root, pattern).items()):
-        if before.get(path) != state:
-            key = _stem(path)
-            captured[key] = active.tracker.log_artifact(path, key, "output", run=active)
-    return captured
+        Called plainly, after a tool has written its files, it logs every file
+        matching ``pattern`` created or changed since the step began. Used as
+        ``with ctx.capture_outputs(...) as captured:`` it also logs those
+        changed inside the block. Each output is keyed by its file's stem.
+        """
+        root = Path(os.path.abspath(os.fspath(directory)))
+        return OutputCapture(self._active, root, pattern, self._started_ns)
 
 
 def record_return_value(
@@ -201,7 +204,7 @@ def record_return_value(
     key = (
         declared[0]
         if declared
-        else (_stem(Path(value)) if isinstance(value, (str, os.PathLike)) else step)
+        else (stem(Path(value)) if isinstance(value, (str, os.PathLike)) else step)
     )
     record_output(tracker, active, key, value)
 
