@@ -17,6 +17,7 @@ from consist.integrations.containers import run_container_step
 from consist.ports import SupportsTableStore
 from consist.services.tracker import Tracker as _TrackerService
 
+DEFAULT_RUN_DIR = "runs"
 DEFAULT_DB_NAME = "provenance.duckdb"
 _SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -34,7 +35,8 @@ class Tracker(_TrackerService):
     Parameters
     ----------
     run_dir
-        Where each run gets its directory and ``consist.json`` snapshot.
+        Where each run gets its directory and ``consist.json`` snapshot
+        (``./runs`` by default).
     db_path
         Catalog file: DuckDB (the default) or SQLite for ``.sqlite``/``.db``.
         Without ``db_path`` or ``catalog``: ``<run_dir>/provenance.duckdb``.
@@ -60,7 +62,7 @@ class Tracker(_TrackerService):
 
     def __init__(
         self,
-        run_dir: str | os.PathLike[str],
+        run_dir: str | os.PathLike[str] = DEFAULT_RUN_DIR,
         db_path: str | os.PathLike[str] | None = None,
         mounts: Mapping[str, str | os.PathLike[str]] | None = None,
         schemas: Sequence[type] | None = None,

@@ -40,6 +40,11 @@ class Artifact:
     def path(self) -> str | None:
         return self.abs_path
 
+    @property
+    def hash(self) -> str | None:
+        """SHA-256 content hash (``content_hash``) of the file, or of a directory's manifest."""
+        return self.content_hash
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

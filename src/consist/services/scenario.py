@@ -278,6 +278,9 @@ class Scenario:
             self.coupler.update(active.outputs)
         self._record(run, "trace", handle.cache_hit)
 
+    # ``with sc.step(name="simulate"):`` reads better for a block; it is a trace.
+    step = trace
+
     def run(
         self,
         name: str | Callable[..., Any] | None = None,

@@ -1,0 +1,1 @@
+"""Old module paths kept so examples written for them still import (see ``tracker``)."""
