@@ -169,16 +169,15 @@ def test_event_hook_table_signatures(
 def test_a_failing_hook_is_logged_not_raised(
     workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """"Hook failures are logged but do not crash the run"."""
+    """ "Hook failures are logged but do not crash the run"."""
     tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")
 
     def broken_hook(run: Run, artifacts: list[Artifact]) -> None:
         raise RuntimeError("slack is down")
 
     tracker.events.on_run_complete(broken_hook)
-    with caplog.at_level(logging.WARNING, logger="consist"):
-        with tracker.start_run("survives", model="m"):
-            pass
+    with caplog.at_level(logging.WARNING, logger="consist"), tracker.start_run("survives"):
+        pass
     assert tracker.get_run("survives").status == "completed"
     assert any("slack is down" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
     tracker.close()
@@ -192,7 +191,7 @@ def test_context_stack_example_finds_the_tracker(workdir: Path) -> None:
     import consist
     from consist import use_tracker
 
-    with use_tracker(tracker):
+    with use_tracker(tracker):  # noqa: SIM117 (the example's own nesting)
         with consist.scenario("baseline") as sc:
             # consist.log_artifact() finds the active tracker automatically
             with sc.step(name="simulate"):
@@ -211,9 +210,11 @@ def test_data_model_artifact_hash_is_the_sha256_of_the_bytes(workdir: Path) -> N
     """Data model: ``Artifact.hash`` is the SHA-256 content hash; Run keeps parent, year, tags."""
     tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")
     Path("land_use.csv").write_text("zone,jobs\n1,10\n")
-    with consist.scenario("baseline", tracker=tracker) as sc:
-        with sc.step(name="prepare", year=2030, tags=["draft"]) as step:
-            artifact = tracker.log_artifact("land_use.csv", key="land_use", direction="input")
+    with (
+        consist.scenario("baseline", tracker=tracker) as sc,
+        sc.step(name="prepare", year=2030, tags=["draft"]) as step,
+    ):
+        artifact = tracker.log_artifact("land_use.csv", key="land_use", direction="input")
     expected = hashlib.sha256(Path("land_use.csv").read_bytes()).hexdigest()
     assert artifact.hash == expected
     run = tracker.get_run(step.run.id)
