@@ -360,7 +360,7 @@ def _call(
     for path in output_paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     context = StepContext(active, output_paths)
-    capture_root = _capture_root(request, active)
+    capture_root = _capture_root(request)
     before = file_states(capture_root, request.capture_pattern) if capture_root else {}
     if request.execute is not None:
         value = request.execute(active, {})
@@ -380,11 +380,11 @@ def _call(
     return value
 
 
-def _capture_root(request: StepRequest, active: ActiveRun) -> Path | None:
+def _capture_root(request: StepRequest) -> Path | None:
     if request.capture_dir is None:
         return None
-    root = Path(request.capture_dir)
-    return root if root.is_absolute() else active.workspace / root
+    # Relative to the working directory, as every path a user writes in Python.
+    return Path(os.path.abspath(os.fspath(request.capture_dir)))
 
 
 def _kwargs(

@@ -216,9 +216,7 @@ def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> 
         active.link(value, Direction.OUTPUT, key)
         return value
     if isinstance(value, (str, os.PathLike)):
-        path = Path(value)
-        if not path.is_absolute():
-            path = active.workspace / path
+        path = Path(os.path.abspath(os.fspath(value)))  # relative: to the working directory
         if not path.exists():
             raise MissingOutputFile(f"output {key!r}: the returned path {path} does not exist")
         return tracker.log_artifact(path, key, "output", run=active)
