@@ -290,6 +290,7 @@ def test_alternative_capture_a_fixed_output_directory(legacy_model: Any, workdir
 
     # -- the example, as written --------------------------------------------------
     with use_tracker(tracker):
+
         def run_legacy_model(upstream) -> None:
             import legacy_model
 
