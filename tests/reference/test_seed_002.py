@@ -19,8 +19,7 @@ import pandas as pd
 import pytest
 
 import consist
-
-SOURCE = "seed-002-usage-guide.md"
+from tests.reference.seed002_context import scenario_example
 
 
 @pytest.fixture
@@ -186,58 +185,6 @@ def test_legacy_example_captures_csvs_written_by_the_tool(workdir: Path, legacy_
         inject_context="ctx",
     )
     assert legacy_model.CALLS == [1, 1], "a changed depends_on file breaks the cache"
-    tracker.close()
-
-
-def population_schemas() -> tuple[type, type]:
-    """The Population and Person schema classes the Scenarios example names."""
-    from pydantic import BaseModel
-
-    class Population(BaseModel):
-        person_id: int
-        household_id: int
-
-    class Person(BaseModel):
-        person_id: int
-        age: int
-        number_of_trips: int
-
-    return Population, Person
-
-
-def load_population() -> pd.DataFrame:
-    return pd.DataFrame({"person_id": [1, 2, 3], "household_id": [10, 10, 11]})
-
-
-def run_model(year: int) -> pd.DataFrame:
-    """Persons of one simulated year: more trips in later years."""
-    return pd.DataFrame(
-        {
-            "person_id": [1, 2, 3],
-            "age": [30, 40, 50],
-            "number_of_trips": [year - 2019, year - 2018, year - 2017],
-        }
-    )
-
-
-def scenario_example(tracker: Any) -> None:
-    """The Scenarios example as written (``tracker`` is the one the guide built above)."""
-    Population, Person = population_schemas()
-
-    import consist
-    from consist import Tracker
-
-    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")
-
-    with consist.scenario("baseline", tracker=tracker, model="travel_demand") as sc:
-        with sc.trace(name="initialize", run_id="baseline_init"):
-            df_pop = load_population()
-            consist.log_dataframe(df_pop, key="population", schema=Population)
-
-        for year in [2020, 2030, 2040]:
-            with sc.trace(name="simulate", run_id=f"baseline_{year}", year=year):
-                df_result = run_model(year)
-                consist.log_dataframe(df_result, key="persons", schema=Person)
     tracker.close()
 
 
