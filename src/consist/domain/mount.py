@@ -26,12 +26,12 @@ from consist.domain.errors import InvalidURI, PathEscapesMount
 WORKSPACE = "workspace"
 FILE_SCHEME = "file"
 _NAME = re.compile(r"^[a-z][a-z0-9_+.-]*$")
-_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.DOTALL)
+URI_PATTERN = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.DOTALL)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
     """``("inputs", "a/b.csv")`` for ``"inputs://a/b.csv"``; InvalidURI if it has no scheme."""
-    match = _URI.match(uri)
+    match = URI_PATTERN.match(uri)
     if match is None:
         raise InvalidURI(f"{uri!r} is not a URI of the form name://relative/path")
     return match["scheme"], match["rest"]

@@ -14,6 +14,7 @@ from consist.domain.errors import (
     MissingInputFile,
     MissingOutputFile,
 )
+from consist.domain.mount import URI_PATTERN
 from consist.services.loaders import infer_driver
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def log_path(
             force_hash_override,
             validate_content_hash,
         )
-    target = _absolute(path)
+    target = _local_path(active, path)
     if not target.exists():
         missing = MissingInputFile if direction is Direction.INPUT else MissingOutputFile
         raise missing(f"cannot log {direction} {key or target.stem!r}: {target} does not exist")
@@ -141,7 +142,14 @@ def _content_identity(
     return given
 
 
-def _absolute(path: str | os.PathLike[str]) -> Path:
+def _local_path(active: ActiveRun, path: str | os.PathLike[str]) -> Path:
+    """An absolute path; a ``name://relative`` string resolves through the run's mounts.
+
+    Raises ``InvalidURI`` for an unknown mount and ``PathEscapesMount`` for a URI that
+    climbs out of its mount (``..``, encoded or not, or a symlink leading out).
+    """
+    if isinstance(path, str) and URI_PATTERN.match(path):
+        return active.mounts.to_path(path)
     return Path(os.path.abspath(os.fspath(path)))
 
 

@@ -1,0 +1,96 @@
+"""seed-001-architecture.md, "Path Virtualization": mount URIs in and out, escapes refused,
+and portable snapshots (the physical run directory recorded once, in run metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from consist import Tracker
+from consist.domain.errors import ConsistError, InvalidURI, PathEscapesMount
+
+
+@pytest.fixture
+def data_root(workdir: Path) -> Path:
+    """``/mnt/data`` of the text: a folder holding ``land_use.csv``."""
+    root = workdir / "mnt" / "data"
+    root.mkdir(parents=True)
+    (root / "land_use.csv").write_text("zone,households\n1,100\n2,250\n")
+    return root
+
+
+def test_a_path_under_a_mount_is_stored_as_its_uri(data_root: Path) -> None:
+    """``/mnt/data/land_use.csv`` with ``mounts={"inputs": "/mnt/data"}`` -> ``inputs://land_use.csv``."""
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    with tracker.start_run("absolute", model="m"):
+        artifact = tracker.log_artifact(
+            data_root / "land_use.csv", key="land_use", direction="input"
+        )
+    assert artifact.uri == "inputs://land_use.csv"
+    tracker.close()
+
+
+def test_logging_by_mount_uri_resolves_through_the_mounts(data_root: Path) -> None:
+    """``tracker.log_artifact("inputs://land_use.csv", ...)`` logs the file under the mount."""
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    with tracker.start_run("by_uri", model="m"):
+        artifact = tracker.log_artifact("inputs://land_use.csv", key="land_use", direction="input")
+    assert artifact.uri == "inputs://land_use.csv"
+    assert artifact.hash == hashlib.sha256((data_root / "land_use.csv").read_bytes()).hexdigest()
+    assert tracker.resolve_path(artifact) == data_root / "land_use.csv"
+    assert tracker.get_artifacts_for_run("by_uri").inputs["land_use"].id == artifact.id
+    tracker.close()
+
+
+def _plain_dotdot(data_root: Path) -> str:
+    (data_root.parent / "secret.csv").write_text("password\nhunter2\n")
+    return "inputs://../secret.csv"
+
+
+def _encoded_dotdot(data_root: Path) -> str:
+    (data_root.parent / "secret.csv").write_text("password\nhunter2\n")
+    return "inputs://%2e%2e/secret.csv"
+
+
+def _encoded_deeper(data_root: Path) -> str:
+    (data_root / "sub").mkdir()
+    (data_root.parent / "secret.csv").write_text("password\nhunter2\n")
+    return "inputs://sub/%2E%2E/%2e%2E/secret.csv"
+
+
+def _symlink_out(data_root: Path) -> str:
+    outside = data_root.parent / "secret.csv"
+    outside.write_text("password\nhunter2\n")
+    (data_root / "innocent.csv").symlink_to(outside)
+    return "inputs://innocent.csv"
+
+
+@pytest.mark.parametrize(
+    "make_uri", [_plain_dotdot, _encoded_dotdot, _encoded_deeper, _symlink_out]
+)
+def test_a_uri_escaping_its_mount_is_refused_and_logs_nothing(
+    data_root: Path, make_uri: object
+) -> None:
+    """``..`` (plain or percent-encoded) or a symlink out of the mount: an error, no artifact."""
+    uri = make_uri(data_root)  # type: ignore[operator]
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    with tracker.start_run("escape", model="m") as run:
+        with pytest.raises(PathEscapesMount, match="inputs") as caught:
+            tracker.log_artifact(uri, key="secret", direction="input")
+        assert run.inputs == {}
+    assert isinstance(caught.value, ConsistError) and isinstance(caught.value, ValueError)
+    assert tracker.get_record("escape").artifacts == ()
+    tracker.close()
+
+
+def test_a_uri_of_an_unknown_mount_names_the_configured_ones(data_root: Path) -> None:
+    """``outputs://x.csv`` without an ``outputs`` mount: InvalidURI naming the mounts there are."""
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    with (
+        tracker.start_run("unknown", model="m"),
+        pytest.raises(InvalidURI, match=r"'outputs'.*inputs"),
+    ):
+        tracker.log_artifact("outputs://x.csv", key="x", direction="input")
+    tracker.close()
