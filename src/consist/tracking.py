@@ -13,20 +13,48 @@ from typing import Any
 
 from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
 from consist.container import container_for
+from consist.domain.errors import InvalidURI
 from consist.integrations.containers import run_container_step
 from consist.ports import SupportsTableStore
 from consist.services.tracker import Tracker as _TrackerService
 
 DEFAULT_RUN_DIR = "runs"
 DEFAULT_DB_NAME = "provenance.duckdb"
-_SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+# Beside a SQLite catalog, the DuckDB file that holds its ingested rows and views.
+DATA_FILE_SUFFIX = ".data.duckdb"
+_SQLITE_SUFFIXES = (".sqlite", ".sqlite3")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def catalog_url_for(db_path: str | os.PathLike[str]) -> str:
-    """``sqlite:///...`` for .sqlite/.sqlite3/.db files, ``duckdb:///...`` otherwise."""
+    """``sqlite:///...`` for .sqlite/.sqlite3 files, ``duckdb:///...`` otherwise.
+
+    A ``.db`` file is DuckDB, the embedded default; an existing SQLite database
+    with that suffix is refused rather than guessed, since the two engines
+    cannot read each other's files (see docs/catalogs.md).
+
+    Raises
+    ------
+    InvalidURI
+        If ``db_path`` ends in ``.db`` and holds a SQLite database.
+    """
     path = Path(os.path.abspath(os.fspath(db_path)))
-    scheme = "sqlite" if path.suffix.lower() in _SQLITE_SUFFIXES else "duckdb"
-    return f"{scheme}://{path.as_posix()}"
+    if path.suffix.lower() in _SQLITE_SUFFIXES:
+        return f"sqlite://{path.as_posix()}"
+    if path.suffix.lower() == ".db" and _is_sqlite_file(path):
+        raise InvalidURI(
+            f"db_path {str(path)!r} is a SQLite database, but a .db path means DuckDB; "
+            f"pass catalog='sqlite://{path.as_posix()}' to use it as a SQLite catalog"
+        )
+    return f"duckdb://{path.as_posix()}"
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:  # absent or unreadable: DuckDB creates it or reports the problem
+        return False
 
 
 class Tracker(_TrackerService):
@@ -38,7 +66,8 @@ class Tracker(_TrackerService):
         Where each run gets its directory and ``consist.json`` snapshot
         (``./runs`` by default).
     db_path
-        Catalog file: DuckDB (the default) or SQLite for ``.sqlite``/``.db``.
+        Catalog file: SQLite for ``.sqlite``/``.sqlite3``, DuckDB otherwise (``.db``
+        included; an existing SQLite ``.db`` file is refused with ``InvalidURI``).
         Without ``db_path`` or ``catalog``: ``<run_dir>/provenance.duckdb``.
     catalog
         A catalog URL (``memory://``, ``duckdb:///...``, ``sqlite:///...``) or an
@@ -49,7 +78,9 @@ class Tracker(_TrackerService):
         Table store for ingested rows and views: a URL (``duckdb:///data.duckdb``) or
         an instance. By default a DuckDB catalog keeps them in its own file (opened
         for bursts only; see ``docs/design/data-storage.md``), and any other catalog
-        gets an in-memory DuckDB database.
+        gets a DuckDB file of its own: ``<name>.data.duckdb`` beside a SQLite
+        file, else ``<run_dir>/consist-data.duckdb``. Only an in-memory catalog
+        (``memory://``, ``...://:memory:``) gets an in-memory table store.
     storage_options
         Passed to fsspec for ``blobs``; never written to snapshots or the catalog.
     archive
@@ -80,7 +111,9 @@ class Tracker(_TrackerService):
                 storage_options=dict(storage_options or {}),
                 progress=options.get("progress"),
             ),
-            tables=_table_settings(tables, catalog if _is_instance(catalog) else catalog_url),
+            tables=_table_settings(
+                tables, catalog if _is_instance(catalog) else catalog_url, run_dir
+            ),
         )
         container = container_for(settings)
         catalog_built = catalog if _is_instance(catalog) else container.catalog()
@@ -118,17 +151,33 @@ class Tracker(_TrackerService):
         return catalog_url_for(Path(run_dir) / DEFAULT_DB_NAME)
 
 
-def _table_settings(tables: Any, catalog: Any) -> TableSettings:
-    """Where ingested rows go: as asked, else beside a DuckDB catalog's runs, else in memory."""
+def _table_settings(tables: Any, catalog: Any, run_dir: Any) -> TableSettings:
+    """Where ingested rows go: as asked, else beside a DuckDB catalog's runs, else in a
+    DuckDB file of their own; in memory only when the catalog itself is."""
     if isinstance(tables, str | os.PathLike):
         url = os.fspath(tables)
         return TableSettings(url=url, shares_catalog=_file_of(url) == _file_of(catalog))
     if tables is not None:
         return TableSettings()  # an instance, taken as is
     file = _file_of(catalog)
-    if file is None:
+    if file is not None:
+        return TableSettings(url=f"duckdb://{file}", shares_catalog=True)
+    url = catalog if isinstance(catalog, str) else getattr(catalog, "url", None)
+    if isinstance(url, str) and (url.startswith("memory:") or ":memory:" in url):
         return TableSettings(url="duckdb://:memory:")
-    return TableSettings(url=f"duckdb://{file}", shares_catalog=True)
+    data_file = _data_file_beside(url) or Path(os.path.abspath(run_dir)) / "consist-data.duckdb"
+    return TableSettings(url=f"duckdb://{data_file.as_posix()}")
+
+
+def _data_file_beside(url: Any) -> Path | None:
+    """``/x/prov.data.duckdb`` for ``sqlite:///x/prov.sqlite``; None for a URL naming no file."""
+    if not isinstance(url, str) or not url.startswith("sqlite://"):
+        return None
+    rest = url[len("sqlite://") :].partition("?")[0]
+    if not rest:
+        return None
+    path = Path(os.path.abspath(os.path.expanduser(rest)))
+    return path.with_name(path.stem + DATA_FILE_SUFFIX)
 
 
 def _file_of(catalog: Any) -> str | None:
