@@ -190,14 +190,18 @@ def run_query(
     tracker: Tracker | None = None,
     params: Sequence[Any] | None = None,
     as_: str = "pandas",
+    allow_write: bool = False,
 ) -> Any:
     """SQL text or a SQLAlchemy/SQLModel statement against the catalog and views.
 
     Returns a pandas DataFrame (``as_="arrow"`` or ``"polars"`` on request).
+    Only reads run: a statement that would change the database raises
+    ``WriteNotAllowed`` unless ``allow_write=True``.
     """
     from consist.services.query import run_query as _run_query
 
-    return _run_query(current_tracker(tracker, "consist.run_query"), statement, params, as_)
+    owner = current_tracker(tracker, "consist.run_query")
+    return _run_query(owner, statement, params, as_, allow_write=allow_write)
 
 
 def load(

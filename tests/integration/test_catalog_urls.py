@@ -110,7 +110,9 @@ def test_a_sqlite_catalog_keeps_ingested_rows_in_a_duckdb_file_beside_it(tmp_pat
 
 def test_only_an_in_memory_catalog_gets_in_memory_tables(tmp_path: Path) -> None:
     """``memory://`` asks for nothing on disk; no data file appears."""
-    with consist.Tracker(tmp_path / "runs", catalog="memory://") as tracker:
-        with tracker.start_run("r"):
-            pass
+    with (
+        consist.Tracker(tmp_path / "runs", catalog="memory://") as tracker,
+        tracker.start_run("r"),
+    ):
+        pass
     assert not list(tmp_path.rglob("*.duckdb"))

@@ -34,12 +34,21 @@ def query_command(
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
     as_json: JsonOption = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write", help="Allow statements that change the database (DDL, DML, ATTACH, ...)."
+        ),
+    ] = False,
 ) -> None:
-    """Run SQL against the catalog (runs, artifacts, run_artifact_links, ...) and its views."""
+    """Run SQL against the catalog (runs, artifacts, run_artifact_links, ...) and its views.
+
+    Read-only unless --write is given.
+    """
     import consist
 
     with tracker_for(catalog, run_dir) as tracker:
-        result = consist.run_query(sql, tracker=tracker, as_="arrow")
+        result = consist.run_query(sql, tracker=tracker, as_="arrow", allow_write=write)
     rows = result.to_pylist()
     if as_json:
         emit_json(rows)

@@ -20,6 +20,7 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── DuplicateRun
     │   ├── HashConflict
     │   ├── UnsafeIdentifier
+    │   ├── WriteNotAllowed
     │   └── SchemaValidationError
     ├── MissingFile (FileNotFoundError)
     │   ├── MissingInputFile
@@ -131,6 +132,10 @@ class HashConflict(InvalidInput):
 
 class UnsafeIdentifier(InvalidInput):
     pass
+
+
+class WriteNotAllowed(InvalidInput):
+    """A query would change the database, and the caller did not allow writes."""
 
 
 class MissingFile(ConsistError, FileNotFoundError):

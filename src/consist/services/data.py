@@ -162,6 +162,18 @@ class DataVirtualization:
         words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
         return "tables" if words & {n.lower() for n in names} else "catalog"
 
+    def run_query(
+        self,
+        statement: Any,
+        params: Sequence[Any] | None = None,
+        as_: str = "pandas",
+        allow_write: bool = False,
+    ) -> Any:
+        """``consist.run_query`` on this tracker: reads only, unless ``allow_write``."""
+        from consist.services.query import run_query
+
+        return run_query(self, statement, params, as_, allow_write=allow_write)  # type: ignore[arg-type]
+
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run SQL against the catalog tables and the views; rows as a ``pyarrow.Table``.
 

@@ -48,16 +48,31 @@ def convert(table: Any, as_: str) -> Any:
 
 
 def run_query(
-    tracker: Tracker, statement: Any, params: Sequence[Any] | None = None, as_: str = "pandas"
+    tracker: Tracker,
+    statement: Any,
+    params: Sequence[Any] | None = None,
+    as_: str = "pandas",
+    allow_write: bool = False,
 ) -> Any:
-    """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views."""
+    """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views.
+
+    Raises ``WriteNotAllowed`` for anything but a read unless ``allow_write``.
+    """
+    if as_ not in RESULT_FORMATS:
+        raise InvalidInput(f"as_ must be one of {RESULT_FORMATS}, not {as_!r}")
     # Compiled with the tracker active: parts of a statement built without one
     # (consist.pivot_facets) read what they need from it.
     with use_tracker(tracker):
         sql = to_sql(statement, "postgresql")
         # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
         # are compiled for the catalog's own dialect.
+        on_catalog = tracker.sql_target(sql) == "catalog"
         foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
-        if foreign and tracker.sql_target(sql) == "catalog":
+        if foreign and on_catalog:
             sql = to_sql(statement, tracker.sql_dialect)
+    if not allow_write:
+        from consist.services.sql_guard import ensure_read_only
+
+        engine = "sqlite" if on_catalog and tracker.sql_dialect == "sqlite" else "duckdb"
+        ensure_read_only(sql, engine)
     return convert(tracker.sql(sql, params), as_)
