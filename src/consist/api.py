@@ -15,7 +15,7 @@ from typing import Any
 
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
-from consist.services import context, loaders
+from consist.services import context, loaders, owners
 from consist.services.active_run import ActiveRun
 from consist.services.context import current_tracker, use_tracker
 from consist.services.engine import RunResult
@@ -219,7 +219,7 @@ def load(
         path = Path(artifact)
         return loaders.read(path, loaders.infer_driver(path), **options)
     try:
-        owner = current_tracker(tracker, "consist.load")
+        owner = owners.tracker_for(artifact, tracker, "consist.load")
     except NoActiveTracker:
         # Without a tracker only the path recorded on this machine can be tried.
         if artifact.abs_path is None or not Path(artifact.abs_path).exists():

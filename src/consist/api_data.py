@@ -12,7 +12,7 @@ from typing import Any
 
 from consist.domain import Artifact
 from consist.domain.errors import InvalidInput, MissingFile
-from consist.services import loaders
+from consist.services import loaders, owners
 from consist.services.context import current_tracker
 from consist.services.tracker import Tracker
 
@@ -31,7 +31,7 @@ def ingest(
     tracker: Tracker | None = None,
 ) -> Any:
     """Ingest an artifact's rows into the tracker's table store (see ``Tracker.ingest``)."""
-    return current_tracker(tracker, "consist.ingest").ingest(artifact, data, schema)
+    return owners.tracker_for(artifact, tracker, "consist.ingest").ingest(artifact, data, schema)
 
 
 def load_df(
@@ -70,7 +70,7 @@ def load_df(
     """
     if db_fallback not in DB_FALLBACK:
         raise InvalidInput(f"db_fallback must be one of {DB_FALLBACK}, not {db_fallback!r}")
-    owner = current_tracker(tracker, "consist.load_df")
+    owner = owners.tracker_for(artifact, tracker, "consist.load_df")
     found = owner.resolve_artifact(artifact)
     if found.driver not in _TABULAR:
         raise InvalidInput(

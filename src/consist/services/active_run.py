@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Direction, MountTable, Run, RunArtifactLink, RunRecord
+from consist.services import owners
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -50,6 +51,7 @@ class ActiveRun:
         previous = self._links.get((direction, key))
         self._links[(direction, key)] = RunArtifactLink(self.run.id, artifact.id, direction, key)
         self._artifacts[artifact.id] = artifact
+        owners.remember(self.tracker, (artifact,))
         if previous is not None and previous.artifact_id != artifact.id:
             still_linked = {link.artifact_id for link in self._links.values()}
             if previous.artifact_id not in still_linked:

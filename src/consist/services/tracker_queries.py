@@ -14,7 +14,7 @@ import attrs
 
 from consist.domain import Artifact, Direction, Run, RunQuery, RunRecord
 from consist.domain.errors import ArtifactNotFound, InvalidInput, RunNotFound
-from consist.services import lineage
+from consist.services import lineage, owners
 from consist.services.catalog_reader import LayeredCatalog
 from consist.services.lineage import LineageNode
 
@@ -52,10 +52,16 @@ class RunQueries:
         return self._reader.find_by_signature(signature)
 
     def get_artifact(self, artifact_id: str) -> Artifact:
-        return self._reader.get_artifact(artifact_id)
+        return self._handed_out(self._reader.get_artifact(artifact_id))
 
     def _find_artifacts(self, **filters: Any) -> list[Artifact]:
-        return self._reader.find_artifacts(**filters)
+        found = self._reader.find_artifacts(**filters)
+        owners.remember(cast("Tracker", self), found)
+        return found
+
+    def _handed_out(self, artifact: Artifact) -> Artifact:
+        owners.remember(cast("Tracker", self), (artifact,))
+        return artifact
 
     def find_artifacts(
         self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
@@ -65,6 +71,7 @@ class RunQueries:
     def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
         """The run's artifacts by key, as ``.inputs`` and ``.outputs``."""
         record = self.get_record(run_id)
+        owners.remember(cast("Tracker", self), record.artifacts)
         return RunArtifacts(
             inputs=record.artifacts_by_direction(Direction.INPUT),
             outputs=record.artifacts_by_direction(Direction.OUTPUT),
