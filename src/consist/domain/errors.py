@@ -22,6 +22,7 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── UnsafeIdentifier
     │   ├── WriteNotAllowed
     │   └── SchemaValidationError
+    │       └── SchemaColumnError
     ├── MissingFile (FileNotFoundError)
     │   ├── MissingInputFile
     │   └── MissingOutputFile
@@ -226,9 +227,23 @@ class SchemaValidationError(InvalidInput):
             f"row {row_index}: field {field!r} = {shown} does not fit {model}: {reason}; "
             "fix the data or the schema model (nothing was written)"
         )
-        self.row_index = row_index
+        self.row_index: int | None = row_index
         self.field = field
         self.value = value
+
+
+class SchemaColumnError(SchemaValidationError):
+    """A column is missing, undeclared, or of a type the schema model's field cannot hold."""
+
+    def __init__(self, column: str, reason: str, model: str) -> None:
+        InvalidInput.__init__(
+            self,
+            f"column {column!r} {reason} in {model}; fix the data or the schema model "
+            "(nothing was written)",
+        )
+        self.row_index = None
+        self.field = column
+        self.value = None
 
 
 class BlobStoreError(ConsistError):

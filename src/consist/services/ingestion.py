@@ -23,7 +23,7 @@ from consist.ports import TableStore
 from consist.services import context
 from consist.services.hybrid_views import SYSTEM_COLUMNS
 from consist.services.sql_names import table_name_for_key
-from consist.services.validation import arrow_schema_for, validate_rows
+from consist.services.validation import arrow_schema_for, check_columns, validate_rows
 
 if TYPE_CHECKING:
     from consist.services.data import DataVirtualization
@@ -198,6 +198,7 @@ def ingest(
     else:
         table = to_arrow(data)
     if schema is not None:
+        check_columns(table, schema)
         if not as_rows:
             validate_rows(table, schema)
         table = _conform(table, schema)

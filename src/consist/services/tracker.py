@@ -45,7 +45,13 @@ from consist.services.catalog_reader import LayeredCatalog
 from consist.services.catalog_writer import CatalogWriter
 from consist.services.code_identity import CodeIdentity, code_hash
 from consist.services.data import DataVirtualization
-from consist.services.engine import STEP_ATTRIBUTE, RunResult, build_request, run_step
+from consist.services.engine import (
+    STEP_ATTRIBUTE,
+    RunResult,
+    build_request,
+    check_cache_mode,
+    run_step,
+)
 from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
@@ -168,6 +174,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
 
         An exception inside marks the run failed (type and message recorded),
         writes its snapshot, fires ``on_run_failed`` and propagates.
+        ``cache_mode="readonly"`` records nothing (a sandbox); ``"reuse"`` and
+        ``"overwrite"`` record the run as usual, since a block always executes.
         """
         active = self.begin_run(
             run_id,
@@ -203,6 +211,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         persist: bool = True,
         check_unique: bool = True,
         write_start: bool = True,
+        cache_mode: str | None = None,
         **meta: Any,
     ) -> ActiveRun:
         """Start a run without a with-block; finish it with :meth:`end_run`.
@@ -213,9 +222,14 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             If a run with this id exists already (runs are never overwritten).
         ConfigNotSerializable
             If ``config`` or ``facet`` has no canonical JSON form.
+        InvalidCacheMode
+            For a ``cache_mode`` other than reuse, overwrite or readonly.
         """
         self._check_open()
         check_run_id(run_id)
+        if cache_mode is not None:
+            persist = persist and check_cache_mode(cache_mode) != "readonly"
+            meta["cache_mode"] = cache_mode
         if persist and check_unique and self._run_exists(run_id):
             raise DuplicateRun(run_id)
         config_json = canonical.normalize(config if config is not None else {}, "config")

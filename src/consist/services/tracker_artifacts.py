@@ -124,8 +124,19 @@ class ArtifactLogging:
         run: ActiveRun | None = None,
         **options: Any,
     ) -> Artifact:
-        """Write a pandas, polars or Arrow table as Parquet in the run directory and log it."""
+        """Write a pandas, polars or Arrow table as Parquet in the run directory and log it.
+
+        With ``schema`` (a pydantic or SQLModel class) the table's columns are
+        checked against it first: a column it does not declare, a required one
+        missing, or values of another type raise ``SchemaColumnError`` and
+        nothing is written.
+        """
         active = run or context.current_run("log_dataframe")
+        if schema is not None:
+            from consist.services.ingestion import to_arrow
+            from consist.services.validation import check_columns
+
+            check_columns(to_arrow(df), schema)
         path = active.workspace / f"{safe_file_stem(key)}.parquet"
         write_parquet(df, path)
         meta = dict(options.pop("meta", None) or {})

@@ -10,9 +10,11 @@ import typing
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from consist.domain.errors import InvalidInput, SchemaValidationError
+from consist.domain.errors import InvalidInput, SchemaColumnError, SchemaValidationError
 
-__all__ = ["arrow_schema_for", "validate_rows"]
+__all__ = ["arrow_schema_for", "check_columns", "validate_rows"]
+
+SYSTEM_PREFIX = "consist_"
 
 _BATCH_ROWS = 65_536
 
@@ -138,3 +140,54 @@ def arrow_schema_for(model: type[Any]) -> Any:
         arrow_type, nullable = _arrow_type(info.annotation, f"{name}.{field_name}")
         fields.append(pa.field(field_name, arrow_type, nullable=nullable))
     return pa.schema(fields)
+
+
+def check_columns(table: Any, model: type[Any]) -> None:
+    """Check an Arrow table's columns against ``model``'s fields, a column at a time.
+
+    Every column must be a field of the model (``consist_*`` system columns
+    aside), every required field must be a column, and each column's values
+    must convert to the field's Arrow type without loss (``3.5`` is not an int)
+    and hold no nulls unless the field admits None. Fields whose type has no
+    Arrow counterpart are left to :func:`validate_rows`.
+
+    Raises
+    ------
+    SchemaColumnError
+        Naming the first column that does not fit.
+    """
+    import pyarrow as pa
+
+    name = getattr(model, "__name__", repr(model))
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, Mapping):
+        raise InvalidInput(f"schema={name} is not a pydantic or SQLModel class")
+    declared = {field for field in fields} | {
+        info.alias for info in fields.values() if isinstance(info.alias, str)
+    }
+    for column in table.column_names:
+        if column not in declared and not column.startswith(SYSTEM_PREFIX):
+            raise SchemaColumnError(column, "is not a field", name)
+    for field, info in fields.items():
+        column = field if field in table.column_names else info.alias
+        if column not in table.column_names:
+            if info.is_required():
+                raise SchemaColumnError(field, "is required but missing", name)
+            continue
+        try:
+            wanted, nullable = _arrow_type(info.annotation, f"{name}.{field}")
+        except InvalidInput:
+            continue
+        values = table.column(column)
+        if values.null_count and not nullable:
+            raise SchemaColumnError(
+                column, f"holds {values.null_count} null(s) for a required", name
+            )
+        if values.type == wanted:
+            continue
+        try:
+            values.cast(wanted, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SchemaColumnError(
+                column, f"holds {values.type} values that are not {wanted} ({exc})", name
+            ) from None
