@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from consist.cli._common import (
     BlobsOption,
@@ -101,8 +102,10 @@ def pull_command(
         report = tracker.pull(run_ids or None)
     if as_json:
         emit_json(report.to_dict())
-        return
-    print_pull(report)
+    else:
+        print_pull(report)
+    if report.refused:
+        raise typer.Exit(1)  # an untrusted publication is a problem to look at, not a detail
 
 
 def print_pull(report: PullReport) -> None:
@@ -111,4 +114,6 @@ def print_pull(report: PullReport) -> None:
     if report.conflicts:
         console.print(f"kept local runs with the same id: {', '.join(report.conflicts)}")
     if report.refused:
-        console.print(f"unreadable publications skipped: {', '.join(report.refused)}")
+        console.print(f"refused {len(report.refused)} publication(s), nothing of them imported:")
+        for run_id in report.refused:
+            console.print(f"  {escape(run_id)}: {escape(report.reasons.get(run_id, '?'))}")

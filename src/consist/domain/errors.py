@@ -21,8 +21,9 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── HashConflict
     │   ├── UnsafeIdentifier
     │   ├── WriteNotAllowed
-    │   └── SchemaValidationError
-    │       └── SchemaColumnError
+    │   ├── SchemaValidationError
+    │   │   └── SchemaColumnError
+    │   └── UntrustedSnapshot
     ├── MissingFile (FileNotFoundError)
     │   ├── MissingInputFile
     │   └── MissingOutputFile
@@ -244,6 +245,20 @@ class SchemaColumnError(SchemaValidationError):
         self.row_index = None
         self.field = column
         self.value = None
+
+
+class UntrustedSnapshot(InvalidInput):
+    """A published snapshot that a pull refuses; names the run, the field and why."""
+
+    def __init__(self, run_id: str, field: str, reason: str) -> None:
+        super().__init__(
+            f"published snapshot of run {run_id!r} was refused: {field}: {reason}; "
+            "nothing of it was imported (ask its publisher to push it again, or remove "
+            f"snapshots/{run_id}.json from the store)"
+        )
+        self.run_id = run_id
+        self.field = field
+        self.reason = reason
 
 
 class BlobStoreError(ConsistError):

@@ -29,6 +29,7 @@ from consist.domain.errors import (
 from consist.ports.execute import CallTask
 from consist.services import hydration
 from consist.services.capture import capture_changed, file_states
+from consist.services.restore_targets import check_restore_target
 from consist.services.step_io import (
     InputResolver,
     StepContext,
@@ -230,7 +231,13 @@ def _usable_hit(tracker: Tracker, request: StepRequest, signature: Signature) ->
         missing = hydration.missing_outputs(tracker, outputs)
         for key in list(missing):
             try:
-                hydration.restore(tracker, outputs[key], tracker.resolve_path(outputs[key]))
+                target = check_restore_target(
+                    outputs[key],
+                    tracker.resolve_path(outputs[key]),
+                    run_dir=tracker.run_dir,
+                    mounts=tracker.mounts,
+                )
+                hydration.restore(tracker, outputs[key], target)
                 missing.remove(key)
             except Exception:
                 continue

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from consist.domain import Artifact
 from consist.domain.errors import ConsistError, InvalidInput, MissingFile
+from consist.services.restore_targets import check_restore_target
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -119,6 +120,8 @@ def hydrate_outputs(
             raise InvalidInput("cache_hydration='outputs-all' needs hydration_dir=...")
         for key, artifact in outputs.items():
             name = Path(tracker.resolve_path(artifact)).name
+            if name in ("", ".", ".."):  # a record's name must not climb out of the folder
+                raise InvalidInput(f"output {key!r} ({artifact.uri}) has no usable file name")
             written[key] = restore(tracker, artifact, Path(directory) / name)
     return written
 
@@ -132,5 +135,8 @@ def backfill_inputs(tracker: Tracker, inputs: Mapping[str, Artifact]) -> dict[st
         except ConsistError:
             continue
         if not target.exists():
+            target = check_restore_target(
+                artifact, target, run_dir=tracker.run_dir, mounts=tracker.mounts
+            )
             restored[key] = restore(tracker, artifact, target)
     return restored

@@ -35,9 +35,11 @@ from consist.domain.errors import (
     InvalidInput,
     MissingFile,
     RunNotFound,
+    UntrustedSnapshot,
 )
 from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
 from consist.services.archive import get_tree, manifest_digest, put_tree, read_manifest
+from consist.services.pull_checks import check_published
 from consist.services.snapshots import SNAPSHOT_FORMAT, check_run_id
 
 if TYPE_CHECKING:
@@ -342,9 +344,10 @@ class PullReport:
     imported: list[str]
     unchanged: list[str]
     conflicts: list[str]  # a local run of this id that was not pulled; left alone
-    refused: list[str]  # unreadable or inconsistent published snapshots
+    refused: list[str]  # published snapshots that failed a check (services/pull_checks.py)
+    reasons: dict[str, str] = attrs.field(factory=dict)  # refused run id -> field: why
 
-    def to_dict(self) -> dict[str, list[str]]:
+    def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
 
@@ -426,9 +429,8 @@ def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:
             report.unchanged.append(run_id)  # imported from this very publication
             continue
         payload = store.read_named(name)
-        record = _parse(payload, run_id)
+        record = _parse(payload, run_id, report)
         if record is None:
-            report.refused.append(run_id)
             continue
         if local is not None and publishable(local) == payload:
             if version is not None and _pulled_at(local, source) is not None:
@@ -476,19 +478,14 @@ def source_of(store: object) -> str:
     return _USERINFO.sub("//", url).partition("?")[0].partition("#")[0]
 
 
-def _parse(payload: bytes, run_id: str) -> RunRecord | None:
+def _parse(payload: bytes, run_id: str, report: PullReport) -> RunRecord | None:
     try:
-        check_run_id(run_id)
-        record = RunRecord.from_dict(json.loads(payload))
-    except (ValueError, KeyError, TypeError, InvalidInput) as exc:
-        logger.warning("pull: published snapshot of %r is unreadable (%s); skipped", run_id, exc)
+        return check_published(payload, run_id)
+    except UntrustedSnapshot as exc:
+        logger.warning("pull: %s", exc)
+        report.refused.append(run_id)
+        report.reasons[run_id] = f"{exc.field}: {exc.reason}"
         return None
-    if record.run.id != run_id:
-        logger.warning("pull: snapshots/%s.json holds run %r; skipped", run_id, record.run.id)
-        return None
-    if record.run.status is RunStatus.RUNNING:
-        return None
-    return record
 
 
 def _named_store(tracker: Tracker, action: str) -> Any:

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from consist.domain import Artifact, MountTable, canonical
 from consist.domain.errors import ConsistError, InvalidInput, MissingFile
+from consist.ports import BlobStore
 from consist.services import context
 from consist.services.active_run import ActiveRun
 from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_reader import LayeredCatalog
+from consist.services.restore_targets import check_restore_target
 from consist.services.snapshots import SnapshotStore
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ class ArtifactLogging:
     # Provided by the Tracker this is mixed into.
     mounts: MountTable
     snapshots: SnapshotStore
+    run_dir: Path
+    blobs: BlobStore | None
     _reader: LayeredCatalog
     _raw_hashes: dict[str, float]
     restore_from_blobs: Callable[[Artifact, Path], Path | None]
@@ -191,7 +195,10 @@ class ArtifactLogging:
             return path
         if artifact.abs_path and Path(artifact.abs_path).exists():
             return Path(artifact.abs_path)
-        restored = self.restore_from_blobs(artifact, path)  # archived: fetch it back
+        restored = None
+        if self.blobs is not None:  # archived: fetch it back, only to a place of ours
+            target = check_restore_target(artifact, path, run_dir=self.run_dir, mounts=self.mounts)
+            restored = self.restore_from_blobs(artifact, target)
         if restored is not None:
             return restored
         raise MissingFile(missing_artifact_message(artifact, path))
