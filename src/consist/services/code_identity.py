@@ -1,16 +1,26 @@
 """Code identity: the ``code_hash`` part of a signature.
 
-- ``"git"`` (default): the commit SHA of the repository holding the step's
-  source, plus ``-dirty-<sha256 of the diff of tracked files>`` when they are
-  modified; ``unknown_code_version`` outside git. Computed once per repository
-  per process (the code a process runs is the code it imported), refreshable
-  with :func:`forget_git_identities`.
+- ``"git"`` (default): the commit of the repository holding the step's source,
+  plus ``-dirty-<sha256 of the diff of tracked files>`` when they are modified,
+  plus ``-untracked-<sha256>`` over the step's files that git does not track
+  (its own file, and the project-local modules it imports). Outside git (or
+  before the first commit): ``files:<sha256>`` over the step's file and the
+  project-local modules it imports. A step with no source file at all (typed
+  into a REPL, made by ``exec``) is identified by its own bytecode, with a
+  :class:`CodeIdentityWarning`. A manually tracked block is identified the same
+  way from the code that opened it. See :mod:`consist.services.code_files` for
+  what "project-local" means.
 - ``"module"``: SHA-256 of the callable's module source.
 - ``"function"``: SHA-256 of the callable's own source, parsed and dumped
   through ``ast`` so comments, docstrings and formatting do not count.
   (Manually tracked blocks, which have no callable, use ``"git"`` instead.)
 - any other string: used as is (a version label you manage yourself);
 - a callable: called with the step function, its return value used as is.
+
+A ``"git"`` identity is remembered per source file with the ``stat`` of every
+file it covers and of git's index, HEAD and branch ref; each run re-checks
+those and computes it again only when one moved, so an edit followed by
+``importlib.reload`` is a miss in a long-lived process too.
 """
 
 from __future__ import annotations
@@ -20,17 +30,28 @@ import functools
 import hashlib
 import inspect
 import os
-import subprocess
+import sys
 import textwrap
+import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any
+
+import attrs
 
 from consist.domain import UNKNOWN_CODE_VERSION
 from consist.domain.errors import InvalidInput
+from consist.services import code_files, git_state
+from consist.services.code_files import SourceFile, Stamp
 
 CodeIdentity = str | Callable[[Any], str]
 _BUILTIN = ("git", "module", "function")
+
+
+class CodeIdentityWarning(UserWarning):
+    """A step's code could only be identified by its own bytecode (no source file)."""
 
 
 def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) -> str:
@@ -41,11 +62,11 @@ def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) 
             raise InvalidInput("a code_identity callable must return a non-empty string")
         return value
     if identity == "git":
-        return git_identity(_source_dir(fn) or cwd)
+        return default_identity(fn)
     if identity in ("module", "function"):
         if fn is None:
             # A manually tracked block has no callable to hash: fall back to git.
-            return git_identity(cwd)
+            return default_identity(None)
         return module_identity(fn) if identity == "module" else function_identity(fn)
     if not isinstance(identity, str) or not identity:
         raise InvalidInput(
@@ -55,55 +76,189 @@ def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) 
     return f"user:{identity}"
 
 
-def _source_dir(fn: Callable[..., Any] | None) -> Path | None:
-    if fn is None:
+def default_identity(fn: Callable[..., Any] | None) -> str:
+    """The ``"git"`` identity of step ``fn``, or of the code that opened a manual run."""
+    code, module_file = _code_of(fn) if fn is not None else (_caller_code(), None)
+    filename = code.co_filename if code is not None else module_file
+    if filename:
+        found = _identity_of_file(filename)
+        if found is not None:
+            return found
+    if code is not None:
+        _warn_no_source(code)
+        return "bytecode:" + _bytecode_digest(code, fn)
+    target = inspect.unwrap(fn) if fn is not None else None
+    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', target)}"
+    return f"builtin:{name}@{sys.version_info.major}.{sys.version_info.minor}"
+
+
+# ---------------------------------------------------------------- file-based identity
+@attrs.frozen
+class _Memo:
+    sources: tuple[SourceFile, ...]  # every file the identity covers
+    git: tuple[Stamp, ...]
+    identity: str
+
+    def recheck(self) -> tuple[SourceFile, ...] | None:
+        """The files as they are now if none changed, else None.
+
+        One ``stat`` per file; a file whose stat moved (or that was written
+        too recently to trust its stat) is hashed again and still counts as
+        unchanged when its content is.
+        """
+        current: list[SourceFile] | None = None
+        for index, source in enumerate(self.sources):
+            stamp = source.stamp
+            try:
+                st = os.stat(stamp.path)
+            except OSError:
+                return None
+            if st.st_mtime_ns != stamp.mtime_ns or st.st_size != stamp.size or source.racy:
+                again = code_files.source_file(stamp.path)
+                if again is None or again.digest != source.digest:
+                    return None
+                current = current or list(self.sources)
+                current[index] = again
+        if any(Stamp.of(stamp.path) != stamp for stamp in self.git):
+            return None
+        return self.sources if current is None else tuple(current)
+
+
+_memos: dict[str, _Memo] = {}
+_memos_lock = threading.Lock()
+
+
+def _identity_of_file(filename: str) -> str | None:
+    memo = _memos.get(filename)
+    if memo is not None:
+        sources = memo.recheck()
+        if sources is not None:
+            if sources is not memo.sources:
+                _memos[filename] = attrs.evolve(memo, sources=sources)
+            return memo.identity
+    path = os.path.realpath(filename)
+    if not os.path.isfile(path):
         return None
-    try:
-        source = inspect.getsourcefile(inspect.unwrap(fn))
-    except TypeError:
+    memo = _compute(path)
+    if memo is None:
         return None
-    return Path(source).resolve().parent if source else None
+    with _memos_lock:
+        _memos[filename] = memo
+    return memo.identity
 
 
-@functools.cache
-def _git_root(directory: Path) -> Path | None:
-    result = _git(directory, "rev-parse", "--show-toplevel")
-    return Path(result) if result else None
+def _compute(path: str) -> _Memo | None:
+    repo = git_state.repo_of(os.path.dirname(path))
+    # Stamps are taken before git is asked, so a change while it answers is
+    # seen on the next run rather than lost.
+    git_stamps = git_state.stamps(repo) if repo is not None else ()
+    project = code_files.project_of(path, [repo.root] if repo is not None else [])
+    files = code_files.closure(path, project)
+    if files is None:
+        return None
+    sources = files
+    head = git_state.head_identity(repo) if repo is not None else None
+    if repo is None or head is None:
+        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project))
+    in_index = git_state.tracked(repo, (f.stamp.path for f in files))
+    if in_index is None:
+        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project))
+    untracked = [f for f in files if f.stamp.path not in in_index]
+    if untracked:
+        head = f"{head}-untracked-{_digest_of(untracked, project)}"
+    return _Memo(sources, git_stamps, head)
 
 
-@functools.cache
-def _git_identity_of_root(root: Path) -> str:
-    head = _git(root, "rev-parse", "HEAD")
-    if not head:
-        return UNKNOWN_CODE_VERSION
-    diff = _git(root, "diff", "HEAD", "--no-ext-diff", "--binary", raw=True)
-    if diff:
-        return f"{head}-dirty-{hashlib.sha256(diff.encode()).hexdigest()}"
-    return head
-
-
-def git_identity(directory: Path) -> str:
-    root = _git_root(directory.resolve())
-    return UNKNOWN_CODE_VERSION if root is None else _git_identity_of_root(root)
+def _digest_of(files: tuple[SourceFile, ...] | list[SourceFile], project: Any) -> str:
+    # Paths relative to the project, so two checkouts of one project agree.
+    listing = sorted(f"{project.relative(f.stamp.path)}\0{f.digest}" for f in files)
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
 def forget_git_identities() -> None:
-    """Recompute git identities on next use (after editing code in a long process)."""
-    _git_root.cache_clear()
-    _git_identity_of_root.cache_clear()
+    """Compute every code identity again on next use (each run re-checks anyway)."""
+    with _memos_lock:
+        _memos.clear()
+    code_files.forget_files()
 
 
-def _git(directory: Path, *args: str, raw: bool = False) -> str | None:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=directory, capture_output=True, text=True, env=env, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout if raw else done.stdout.strip()
+def git_identity(directory: Path) -> str:
+    """Commit (+ ``-dirty-<diff hash>``) of the repository holding ``directory``.
+
+    A version label for records such as checkpoints; ``unknown_code_version``
+    outside git. Steps use :func:`default_identity`, which is never a constant.
+    """
+    repo = git_state.repo_of(directory.resolve())
+    head = git_state.head_identity(repo) if repo is not None else None
+    return head or UNKNOWN_CODE_VERSION
+
+
+# ---------------------------------------------------------------- no source file
+def _code_of(fn: Callable[..., Any]) -> tuple[CodeType | None, str | None]:
+    """The code object a step runs, or else the file of its module."""
+    target: Any = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):
+        target = inspect.unwrap(target.func)
+    target = getattr(target, "__func__", target)  # a bound method
+    code = getattr(target, "__code__", None)
+    if code is None and not isinstance(target, type):
+        owner = next((k for k in type(target).__mro__ if "__call__" in k.__dict__), None)
+        call = owner.__dict__["__call__"] if owner is not None else None  # a callable instance
+        code = getattr(call, "__code__", None)
+    if isinstance(code, CodeType):
+        return code, None
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    return None, getattr(module, "__file__", None)
+
+
+def _caller_code() -> CodeType | None:
+    """The code that opened a manual run: the first frame outside Consist."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name == "consist" or name.startswith("consist.") or name == "contextlib"):
+            return frame.f_code
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_no_source(code: CodeType) -> None:
+    key = (code.co_filename, code.co_qualname)
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(
+        f"consist: {code.co_qualname!r} (from {code.co_filename}) has no source file, so "
+        "its code identity is its own bytecode: edits to code it calls are not seen. "
+        "Define steps in a module file to have every edit detected.",
+        CodeIdentityWarning,
+        stacklevel=4,
+    )
+
+
+def _bytecode_digest(code: CodeType, fn: Callable[..., Any] | None) -> str:
+    hasher = hashlib.sha256()
+    _hash_code(code, hasher)
+    target = inspect.unwrap(fn) if fn is not None else None
+    for field in ("__defaults__", "__kwdefaults__"):
+        hasher.update(repr(getattr(target, field, None)).encode())
+    return hasher.hexdigest()
+
+
+def _hash_code(code: CodeType, hasher: Any) -> None:
+    """Instructions, names and constants, recursively; not line numbers or file names."""
+    hasher.update(code.co_code)
+    hasher.update(repr((code.co_names, code.co_varnames, code.co_argcount)).encode())
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _hash_code(const, hasher)
+        elif isinstance(const, frozenset):
+            hasher.update(repr(sorted(map(repr, const))).encode())
+        else:
+            hasher.update(repr(const).encode())
 
 
 def module_identity(fn: Callable[..., Any]) -> str:
