@@ -247,6 +247,13 @@ def test_coupler_example_passes_the_artifact_to_the_next_step(workdir: Path) -> 
     (simulate,) = consist.find_runs(tracker=tracker, parent_id="baseline", model="simulate")
     inputs = tracker.get_artifacts_for_run(simulate.id).inputs
     assert inputs["data"].id == art.id, "input_keys records the coupler artifact as an input"
+
+    # optional_input_keys: included only when the coupler holds them.
+    with consist.scenario("optional", tracker=tracker) as sc:
+        sc.coupler.set("data", art)
+        with sc.trace(name="report", optional_input_keys=["data", "not_yet"]) as step:
+            pass
+    assert sorted(step.inputs) == ["data"]
     tracker.close()
 
 
@@ -391,4 +398,14 @@ def test_sc_run_example_skips_the_bound_method_on_a_cache_hit(workdir: Path) -> 
     cached = seeded_scenario()
     assert beamPreprocessor.calls == 1, "a cache hit does not call the bound method"
     assert cached.content_hash == beam_inputs.content_hash
+
+    # sc.trace, by contrast, runs its block even when it matches an earlier run.
+    blocks = []
+    for _ in range(2):
+        with (
+            consist.scenario("traced", tracker=tracker) as sc,
+            sc.trace(name="beam_preprocess", inputs={"data": beam_inputs}) as step,
+        ):
+            blocks.append(step.cache_hit)
+    assert blocks == [False, True], "the block ran twice; the second time as a cache hit"
     tracker.close()

@@ -73,9 +73,12 @@ def test_loading_artifacts_example_reads_the_persons_table(tracker: Any) -> None
 
 @pytest.fixture
 def clean_sqlmodel_metadata() -> Iterator[None]:
-    """Tables a test declares with ``SQLModel, table=True`` are forgotten after it."""
+    """The example declares ``Person(SQLModel, table=True)``: a ``person`` table another
+    test declared is forgotten first, and tables this test declares after it."""
     from sqlmodel import SQLModel
 
+    if "person" in SQLModel.metadata.tables:
+        SQLModel.metadata.remove(SQLModel.metadata.tables["person"])
     before = set(SQLModel.metadata.tables)
     yield
     for name in set(SQLModel.metadata.tables) - before:
