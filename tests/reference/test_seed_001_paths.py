@@ -4,8 +4,10 @@ and portable snapshots (the physical run directory recorded once, in run metadat
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from consist import Tracker
@@ -94,3 +96,47 @@ def test_a_uri_of_an_unknown_mount_names_the_configured_ones(data_root: Path) ->
     ):
         tracker.log_artifact("outputs://x.csv", key="x", direction="input")
     tracker.close()
+
+
+def test_snapshots_are_portable_the_run_dir_is_recorded_once(data_root: Path) -> None:
+    """Outputs in the run's folder appear in consist.json only as ``workspace://``; the
+    physical folder is written once, as ``Run.meta["_physical_run_dir"]``."""
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    with tracker.start_run("portable", model="m") as run:
+        tracker.log_artifact("inputs://land_use.csv", key="land_use", direction="input")
+        (run.workspace / "nested").mkdir()
+        (run.workspace / "nested" / "trips.csv").write_text("trip\n1\n")
+        written = tracker.log_artifact(run.workspace / "nested" / "trips.csv", key="trips")
+        frame = tracker.log_dataframe(pd.DataFrame({"x": [1]}), key="frame")
+
+    def summarise() -> Path:
+        path = tracker.run_dir / "step" / "summary.txt"  # inside the step's own folder
+        path.write_text("ok")
+        return path
+
+    tracker.run(summarise, run_id="step", outputs=["summary"])
+
+    for run_id, uris in (
+        ("portable", {"workspace://nested/trips.csv", "workspace://frame.parquet"}),
+        ("step", {"workspace://summary.txt"}),
+    ):
+        physical = str(tracker.run_dir / run_id)
+        snapshot = tracker.run_dir / run_id / "consist.json"
+        text = snapshot.read_text()
+        assert text.count(physical) == 1, f"{run_id}: the run folder appears more than once"
+        document = json.loads(text)
+        assert document["run"]["meta"]["_physical_run_dir"] == physical
+        produced = {a["uri"] for a in document["artifacts"] if a["producer_run_id"] == run_id}
+        assert produced == uris
+    assert (
+        written.uri == "workspace://nested/trips.csv" and frame.uri == "workspace://frame.parquet"
+    )
+
+    # Read back in a fresh process's shape: the workspace URIs still resolve to files.
+    tracker.close()
+    again = Tracker(run_dir="./runs", db_path="./fresh.duckdb", mounts={"inputs": data_root})
+    again.rebuild()
+    outputs = again.get_artifacts_for_run("portable").outputs
+    assert Path(outputs["trips"].path or "").read_text() == "trip\n1\n"
+    assert again.resolve_path(outputs["frame"]).is_file()
+    again.close()

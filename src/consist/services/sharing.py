@@ -40,7 +40,7 @@ from consist.domain.errors import (
 from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
 from consist.services.archive import get_tree, manifest_digest, put_tree, read_manifest
 from consist.services.pull_checks import check_published
-from consist.services.snapshots import SNAPSHOT_FORMAT, check_run_id
+from consist.services.snapshots import check_run_id, snapshot_document
 
 if TYPE_CHECKING:
     from consist.services.active_run import ActiveRun
@@ -197,6 +197,9 @@ def archive_pending(tracker: Tracker, run_ids: Iterable[str] | None = None) -> A
         )
     ids = list(run_ids) if run_ids is not None else _local_run_ids(tracker)
     report = ArchiveReport([], [])
+    # Across runs: a later run's record holds its own copy of an input archived
+    # here, which must not overwrite the archived version.
+    replaced: dict[str, Artifact] = {}
     for run_id in ids:
         record = _record_of(tracker, run_id)
         keys = record.run.meta.get(ARCHIVE_PENDING)
@@ -205,7 +208,6 @@ def archive_pending(tracker: Tracker, run_ids: Iterable[str] | None = None) -> A
         if record.run.status is not RunStatus.COMPLETED:
             continue  # re-opened: archived again when it ends
         outputs = record.artifacts_by_direction(Direction.OUTPUT)
-        replaced: dict[str, Artifact] = {}
         still = []
         for key in keys:
             artifact = outputs.get(key)
@@ -359,7 +361,7 @@ def publishable(record: RunRecord) -> bytes:
     """
     meta = {k: v for k, v in record.run.meta.items() if k not in _PULL_MARKS}
     run = attrs.evolve(record.run, meta=meta)
-    document = {"format": SNAPSHOT_FORMAT, **attrs.evolve(record, run=run).to_dict()}
+    document = snapshot_document(attrs.evolve(record, run=run))
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 

@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consist.domain import RunRecord, RunStatus
-from consist.domain.errors import CatalogCorrupt, InvalidInput
+import attrs
+
+from consist.domain import Artifact, MountTable, RunRecord, RunStatus
+from consist.domain.errors import CatalogCorrupt, ConsistError, InvalidInput
+from consist.domain.mount import WORKSPACE
 from consist.memory import write_atomically
 
 SNAPSHOT_NAME = "consist.json"
 SNAPSHOT_FORMAT = 1
+_WORKSPACE_URI = f"{WORKSPACE}://"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@=-]{0,199}$")
 
 
@@ -35,6 +39,17 @@ def check_run_id(run_id: str) -> str:
             "digits and . _ + @ = - (at most 200 characters, no '..')"
         )
     return run_id
+
+
+def snapshot_document(record: RunRecord) -> dict[str, Any]:
+    """The JSON document of a run, portable: no machine's path for a ``workspace://`` URI
+    (it resolves under any run_dir); the run's own folder is recorded once, in
+    ``run.meta["_physical_run_dir"]``."""
+    document = {"format": SNAPSHOT_FORMAT, **record.to_dict()}
+    for artifact in document["artifacts"]:
+        if artifact["uri"].startswith(_WORKSPACE_URI):
+            artifact["abs_path"] = None
+    return document
 
 
 class SnapshotStore:
@@ -61,21 +76,33 @@ class SnapshotStore:
         A running run's snapshot is rewritten at its end, so only that one
         needs to survive a power cut.
         """
-        document = {"format": SNAPSHOT_FORMAT, **record.to_dict()}
-        text = json.dumps(document, indent=2, sort_keys=False, default=str)
+        text = json.dumps(snapshot_document(record), indent=2, sort_keys=False, default=str)
         durable = record.run.status is not RunStatus.RUNNING
         return write_atomically(self.path_of(record.run.id), iter([text.encode()]), durable)
 
     def read(self, run_id: str) -> RunRecord:
         return self.read_path(self.path_of(run_id))
 
-    @staticmethod
-    def read_path(path: Path) -> RunRecord:
+    def read_path(self, path: Path) -> RunRecord:
         try:
             document = json.loads(path.read_text())
-            return RunRecord.from_dict(document)
+            record = RunRecord.from_dict(document)
         except (ValueError, KeyError, TypeError) as exc:
             raise CatalogCorrupt(f"snapshot {path} cannot be read: {exc}") from exc
+        return attrs.evolve(record, artifacts=[self._located(a) for a in record.artifacts])
+
+    def _located(self, artifact: Artifact) -> Artifact:
+        """The artifact with ``abs_path`` where its ``workspace://`` URI is on this machine."""
+        producer = artifact.producer_run_id
+        if artifact.abs_path is not None or producer is None:
+            return artifact
+        if not artifact.uri.startswith(_WORKSPACE_URI):
+            return artifact
+        try:
+            path = MountTable().with_workspace(self.workspace(producer)).to_path(artifact.uri)
+        except ConsistError:  # a malformed id or URI, or a symlink leading out
+            return artifact
+        return attrs.evolve(artifact, abs_path=str(path))
 
     def paths(self) -> Iterator[Path]:
         """Every snapshot file under the run directory, in name order."""
