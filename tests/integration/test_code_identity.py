@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,27 @@ def test_closure_follows_project_imports_and_nothing_installed(tmp_path: Path) -
         "app/thing.py",
         "app/util.py",
     ]
+
+
+def test_a_project_module_loaded_from_outside_sys_path_still_counts(
+    code_identity_project: Path,
+) -> None:
+    """An import hook or a later sys.path change: Python's own record of the file is used."""
+    project = code_identity_project
+    name = f"hooked_{uuid.uuid4().hex[:8]}"
+    library = _write(project / "lib" / f"{name}.py", "def helper():\n    return 1\n")
+    spec = importlib.util.spec_from_file_location(name, library)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded
+    try:
+        spec.loader.exec_module(loaded)
+        module = _import_fresh(project, f"from {name} import helper\n\ndef step():\n    helper()\n")
+        before = code_identity.default_identity(module.step)
+        library.write_text("def helper():\n    return 2\n\n")
+        assert code_identity.default_identity(module.step) != before
+    finally:
+        del sys.modules[name]
 
 
 def test_an_edit_within_one_mtime_tick_and_same_size_is_still_seen(tmp_path: Path) -> None:
@@ -154,3 +177,21 @@ def test_git_identity_label_is_unknown_only_outside_git(code_identity_project: P
     module = _import_fresh(code_identity_project, "def step():\n    return None\n")
     hashed = code_identity.code_hash("git", module.step, code_identity_project)
     assert hashed.startswith("files:")
+
+
+def test_modules_under_the_tracker_project_dir_count(
+    code_identity_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library beside the step's folder, imported through sys.path, counts under project_dir."""
+    project = code_identity_project
+    name = f"sibling_{uuid.uuid4().hex[:8]}"
+    library = _write(project / "lib" / f"{name}.py", "def helper():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(project / "lib"))
+    steps_dir = project / "scripts"
+    monkeypatch.syspath_prepend(str(steps_dir))
+    module = _import_fresh(steps_dir, f"from {name} import helper\n\ndef step():\n    helper()\n")
+    with consist.Tracker(tmp_path / "runs", catalog="memory://", project_dir=project) as tracker:
+        assert tracker.run(module.step).cache_hit is False
+        assert tracker.run(module.step).cache_hit is True
+        library.write_text("def helper():\n    return 2\n\n")
+        assert tracker.run(module.step).cache_hit is False

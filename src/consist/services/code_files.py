@@ -193,7 +193,21 @@ def _resolve(ref: ImportRef, importer: str, project: Project) -> list[str]:
         if hits:
             files.extend(hits)
             break
+    else:
+        if not level:
+            # Loaded some other way (an import hook, sys.path changed since):
+            # where Python actually found it.
+            files.extend(_loaded_files(parts))
     return [f for f in files if os.path.isfile(f) and project.holds(f)]
+
+
+def _loaded_files(parts: Sequence[str]) -> list[str]:
+    files = []
+    for end in range(1, len(parts) + 1):
+        location = getattr(sys.modules.get(".".join(parts[:end])), "__file__", None)
+        if isinstance(location, str):
+            files.append(os.path.realpath(location))
+    return files
 
 
 def _module_files(base: str, parts: Sequence[str]) -> list[str]:

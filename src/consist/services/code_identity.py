@@ -62,11 +62,11 @@ def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) 
             raise InvalidInput("a code_identity callable must return a non-empty string")
         return value
     if identity == "git":
-        return default_identity(fn)
+        return default_identity(fn, cwd)
     if identity in ("module", "function"):
         if fn is None:
             # A manually tracked block has no callable to hash: fall back to git.
-            return default_identity(None)
+            return default_identity(None, cwd)
         return module_identity(fn) if identity == "module" else function_identity(fn)
     if not isinstance(identity, str) or not identity:
         raise InvalidInput(
@@ -76,12 +76,16 @@ def code_hash(identity: CodeIdentity, fn: Callable[..., Any] | None, cwd: Path) 
     return f"user:{identity}"
 
 
-def default_identity(fn: Callable[..., Any] | None) -> str:
-    """The ``"git"`` identity of step ``fn``, or of the code that opened a manual run."""
+def default_identity(fn: Callable[..., Any] | None, project_dir: Path | None = None) -> str:
+    """The ``"git"`` identity of step ``fn``, or of the code that opened a manual run.
+
+    Modules under ``project_dir`` (the tracker's) count as the project's too,
+    besides those of the step's repository or package.
+    """
     code, module_file = _code_of(fn) if fn is not None else (_caller_code(), None)
     filename = code.co_filename if code is not None else module_file
     if filename:
-        found = _identity_of_file(filename)
+        found = _identity_of_file(filename, str(project_dir) if project_dir else "")
         if found is not None:
             return found
     if code is not None:
@@ -124,35 +128,37 @@ class _Memo:
         return self.sources if current is None else tuple(current)
 
 
-_memos: dict[str, _Memo] = {}
+_memos: dict[tuple[str, str], _Memo] = {}
 _memos_lock = threading.Lock()
 
 
-def _identity_of_file(filename: str) -> str | None:
-    memo = _memos.get(filename)
+def _identity_of_file(filename: str, project_dir: str) -> str | None:
+    key = (filename, project_dir)
+    memo = _memos.get(key)
     if memo is not None:
         sources = memo.recheck()
         if sources is not None:
             if sources is not memo.sources:
-                _memos[filename] = attrs.evolve(memo, sources=sources)
+                _memos[key] = attrs.evolve(memo, sources=sources)
             return memo.identity
     path = os.path.realpath(filename)
     if not os.path.isfile(path):
         return None
-    memo = _compute(path)
+    memo = _compute(path, project_dir)
     if memo is None:
         return None
     with _memos_lock:
-        _memos[filename] = memo
+        _memos[key] = memo
     return memo.identity
 
 
-def _compute(path: str) -> _Memo | None:
+def _compute(path: str, project_dir: str) -> _Memo | None:
     repo = git_state.repo_of(os.path.dirname(path))
     # Stamps are taken before git is asked, so a change while it answers is
     # seen on the next run rather than lost.
     git_stamps = git_state.stamps(repo) if repo is not None else ()
-    project = code_files.project_of(path, [repo.root] if repo is not None else [])
+    roots = [repo.root] if repo is not None else []
+    project = code_files.project_of(path, [*roots, project_dir] if project_dir else roots)
     files = code_files.closure(path, project)
     if files is None:
         return None
