@@ -255,16 +255,22 @@ def _serve_hit(
     input_artifacts: Mapping[str, Artifact],
 ) -> RunResult:
     outputs = tracker.get_artifacts_for_run(hit.id).outputs
-    hydrated = hydration.hydrate_outputs(
-        tracker, request.cache_hydration, outputs, request.hydration_paths, request.hydration_dir
-    )
     origin = hit.cached_from or hit.id
-    if request.run_id is not None and request.run_id == hit.id:
-        # Re-running a step under its own explicit id: the existing run is the answer.
-        return RunResult(hit, outputs, cache_hit=True, cached_from=origin, hydrated=hydrated)
     persist = request.cache_mode == "reuse"
+    # Re-running a step under its own explicit id: the existing run is the answer.
+    same_run = request.run_id is not None and request.run_id == hit.id
+    run_id = hit.id if same_run else _run_id_for(tracker, request, persist)
+    hydrated = hydration.hydrate_outputs(
+        tracker,
+        request.cache_hydration,
+        outputs,
+        request.hydration_paths,
+        request.hydration_dir or _own_directory(tracker, request, run_id, persist),
+    )
+    if same_run:
+        return RunResult(hit, outputs, cache_hit=True, cached_from=origin, hydrated=hydrated)
     active = tracker.begin_run(
-        _run_id_for(tracker, request, persist),
+        run_id,
         request.model or request.name,
         year=request.year,
         iteration=request.iteration,
@@ -285,6 +291,18 @@ def _serve_hit(
         active.link(artifact, Direction.OUTPUT, key)
     run = tracker.end_run(active, signature=signature)
     return RunResult(run, outputs, cache_hit=True, cached_from=origin, hydrated=hydrated)
+
+
+def _own_directory(
+    tracker: Tracker, request: StepRequest, run_id: str, persist: bool
+) -> Path | None:
+    """Where ``outputs-all`` copies a hit's files when no ``hydration_dir`` is given:
+    the new run's own folder (a scratch folder for readonly, which records nothing)."""
+    if request.cache_hydration != "outputs-all":
+        return None
+    if not persist:
+        return Path(tempfile.mkdtemp(prefix="consist-readonly-"))
+    return tracker.snapshots.workspace(run_id)
 
 
 def _run_id_for(tracker: Tracker, request: StepRequest, persist: bool) -> str:

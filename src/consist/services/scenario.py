@@ -23,6 +23,7 @@ from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canoni
 from consist.domain.errors import (
     DuplicateRun,
     InvalidInput,
+    NotFound,
     RunFailed,
     UnknownCouplerKey,
 )
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SCENARIO_FLAG = "consist_scenario"
+COUPLER_META = "coupler"  # key -> artifact id, as the last pass left the coupler
 
 
 class Scenario:
@@ -106,11 +108,18 @@ class Scenario:
         tracker = context.current_tracker(self._given_tracker, "consist.scenario")
         self._tracker = tracker
         self._header = self._open_header(tracker)
+        self._restore_coupler(tracker, self._header.run.meta.get(COUPLER_META))
         # The header is not made the current run: a tracker.run in the block
         # (outside any step) stays an independent run, not a scenario child.
         # The tracker is made current, for consist.run, consist.find_runs ...
         self._uses.enter_context(context.use_tracker(tracker))
         return self
+
+    def _restore_coupler(self, tracker: Tracker, saved: Any) -> None:
+        """A scenario entered again starts where its last pass left the coupler."""
+        for key, artifact_id in dict(saved or {}).items():
+            with contextlib.suppress(NotFound):
+                self.coupler.set(key, tracker.get_artifact(artifact_id))
 
     def _open_header(self, tracker: Tracker) -> ActiveRun:
         config = as_config(self.config)
@@ -162,7 +171,9 @@ class Scenario:
     def _finish(self, error: BaseException | None) -> None:
         header = self._open("the end of a scenario")
         tracker = header.tracker
-        header.set_meta(steps=list(self._steps))
+        header.set_meta(
+            steps=list(self._steps), **{COUPLER_META: {k: a.id for k, a in self.coupler.items()}}
+        )
         identities = {f"input:{k}": tracker.input_identity(a) for k, a in header.inputs.items()}
         # Artifacts logged on the header are identified by content: the header
         # computes nothing, so its signature alone cannot vouch for them.
