@@ -126,14 +126,7 @@ CASES = {
     "metadata-only by default": metadata_only,
     "outputs-requested": outputs_requested,
     "outputs-all into a directory": outputs_all,
-    "outputs-all into the run's own directory": pytest.param(
-        outputs_all_into_the_run_directory,
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=consist.ConsistError,
-            reason="needs outputs-all without hydration_dir (issue 16, owned by ref003)",
-        ),
-    ),
+    "outputs-all into the run's own directory": outputs_all_into_the_run_directory,
     "inputs-missing": inputs_missing,
     "no inputs-missing": inputs_missing_off,
 }
