@@ -206,8 +206,19 @@ class RecordRows:
             "created_at": self._time(artifact.created_at),
             "facet": None if artifact.facet is None else dumps(dict(artifact.facet), what),
             "facet_id": art_facet_id,
-            "abs_path": artifact.abs_path,
+            "abs_path": _encodable_or_none(artifact.abs_path),
         }
+
+
+def _encodable_or_none(path: str | None) -> str | None:
+    """``abs_path`` is a hint; one that is not UTF-8 is left out (the URI keeps it losslessly)."""
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return path
 
 
 def run_from_row(row: tuple[Any, ...], read_time: ReadTime) -> Run:

@@ -14,7 +14,10 @@ strict and deterministic:
 - pydantic models are dumped in JSON mode, dataclasses and attrs classes become
   objects of their fields;
 - anything else raises :class:`ConfigNotSerializable` naming the key path
-  (``config.solver.callback``) so the user knows which value to fix.
+  (``config.solver.callback``) so the user knows which value to fix;
+- text must be valid Unicode (a lone surrogate, left by decoding a non-UTF-8
+  file name, is refused) and nesting deeper than ``MAX_DEPTH`` levels is refused
+  with :class:`NestingTooDeep` (it also catches a value that contains itself).
 
 Only the standard library is used; pydantic and attrs instances are recognised
 by their protocol, not imported.
@@ -34,36 +37,50 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-from consist.domain.errors import ConfigNotSerializable
+from consist.domain.errors import ConfigNotSerializable, InvalidInput, NestingTooDeep
+
+MAX_DEPTH = 100
 
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
 
 
-def normalize(value: Any, path: str = "config") -> JSONValue:
+def normalize(value: Any, path: str = "config", _depth: int = 0) -> JSONValue:
     """Return the JSON-safe, normalised form of ``value``.
 
     Raises
     ------
     ConfigNotSerializable
         If ``value`` (or something nested in it) has no canonical form.
+    NestingTooDeep
+        If it is nested more than ``MAX_DEPTH`` levels deep.
+    InvalidInput
+        If text in it is not valid Unicode.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _checked_text(value, path)
+    if _depth >= MAX_DEPTH:
+        raise NestingTooDeep(
+            f"{path.split('.')[0]} is nested more than {MAX_DEPTH} levels deep (at "
+            f"{path[:120]!r}...); flatten it, or store the deep part in a file and log that file"
+        )
+    depth = _depth + 1
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         return _normalize_float(value, path)
     if isinstance(value, enum.Enum):
-        return normalize(value.value, path)
+        return normalize(value.value, path, depth)
     if isinstance(value, Mapping):
-        return _normalize_mapping(value, path)
+        return _normalize_mapping(value, path, depth)
     if isinstance(value, (list, tuple)):
-        return [normalize(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [normalize(item, f"{path}[{i}]", depth) for i, item in enumerate(value)]
     if isinstance(value, (set, frozenset)):
-        items = [normalize(item, f"{path}{{}}") for item in value]
+        items = [normalize(item, f"{path}{{}}", depth) for item in value]
         return sorted(items, key=dumps)
     if isinstance(value, PurePath):
-        return value.as_posix()
+        return _checked_text(value.as_posix(), path)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -71,14 +88,27 @@ def normalize(value: Any, path: str = "config") -> JSONValue:
     if isinstance(value, decimal.Decimal):
         return _normalize_decimal(value, path)
     if hasattr(value, "model_dump") and hasattr(type(value), "model_fields"):
-        return normalize(value.model_dump(mode="json"), path)
+        return normalize(value.model_dump(mode="json"), path, depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return _normalize_mapping(fields, path)
+        return _normalize_mapping(fields, path, depth)
     attrs_fields = getattr(type(value), "__attrs_attrs__", None)
     if attrs_fields is not None:
-        return _normalize_mapping({a.name: getattr(value, a.name) for a in attrs_fields}, path)
+        fields = {a.name: getattr(value, a.name) for a in attrs_fields}
+        return _normalize_mapping(fields, path, depth)
     raise ConfigNotSerializable(path, value)
+
+
+def _checked_text(text: str, path: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"text at {path[:120]!r} holds a lone surrogate at position {exc.start}: it is not "
+            "valid Unicode (often a file name that is not UTF-8); pass the path to log_input "
+            "instead, which records such names losslessly"
+        ) from None
+    return text
 
 
 def dumps(value: Any) -> str:
@@ -109,13 +139,13 @@ def _normalize_decimal(value: decimal.Decimal, path: str) -> int | float:
     return _normalize_float(float(value), path)
 
 
-def _normalize_mapping(value: Mapping[Any, Any], path: str) -> dict[str, JSONValue]:
+def _normalize_mapping(value: Mapping[Any, Any], path: str, depth: int = 0) -> dict[str, JSONValue]:
     out: dict[str, JSONValue] = {}
     for raw_key, item in value.items():
-        key = _key_text(raw_key, path)
+        key = _checked_text(_key_text(raw_key, path), f"{path}.<key>")
         if key in out:
             raise ConfigNotSerializable(f"{path}.{key}", raw_key)
-        out[key] = normalize(item, f"{path}.{key}")
+        out[key] = normalize(item, f"{path}.{key}", depth)
     return out
 
 

@@ -20,7 +20,9 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   ├── DuplicateRun
     │   ├── HashConflict
     │   ├── UnsafeIdentifier
+    │   │   └── ReservedName
     │   ├── WriteNotAllowed
+    │   ├── NestingTooDeep
     │   ├── SchemaValidationError
     │   │   └── SchemaColumnError
     │   └── UntrustedSnapshot
@@ -138,6 +140,14 @@ class UnsafeIdentifier(InvalidInput):
 
 class WriteNotAllowed(InvalidInput):
     """A query would change the database, and the caller did not allow writes."""
+
+
+class ReservedName(UnsafeIdentifier):
+    """A name a user chose would shadow a catalog table or a ``consist_*`` system column."""
+
+
+class NestingTooDeep(InvalidInput):
+    """A config (or other nested value) is nested deeper than Consist reads."""
 
 
 class MissingFile(ConsistError, FileNotFoundError):

@@ -5,6 +5,11 @@ into ``inputs://land_use.csv`` and back, so provenance stays valid when data mov
 between machines. The run's own directory is the ``workspace`` mount. A path
 outside every mount is stored as a ``file://`` URI.
 
+The relative part is percent-encoded from the file name's bytes (RFC 3986), so
+a name that is not valid UTF-8 (``caf\\xe9.csv`` from a Latin-1 share, which
+Python holds as the lone surrogate ``\\udce9``) becomes ``caf%E9.csv`` and
+decodes back to the same bytes.
+
 Escapes are refused with :class:`PathEscapesMount`: a URI whose relative part
 climbs out with ``..`` or is absolute, and a path under a root that, once
 symlinks are followed, lands outside that root.
@@ -39,7 +44,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 def _safe_relative(uri: str, rest: str) -> str:
     """Normalised relative part of a mount URI, refusing anything that climbs out."""
-    relative = unquote(rest)
+    relative = unquote(rest, errors="surrogateescape")
     if relative in ("", "."):
         return ""
     if relative.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", relative):
@@ -111,12 +116,12 @@ class MountTable:
         absolute = os.path.normpath(os.path.abspath(os.fspath(path)))
         candidates = [m for m in self.mounts.values() if m.contains(absolute)]
         if not candidates:
-            return f"{FILE_SCHEME}://{quote(Path(absolute).as_posix(), safe='/:')}"
+            return f"{FILE_SCHEME}://{quote(os.fsencode(Path(absolute).as_posix()), safe='/:')}"
         mount = max(candidates, key=lambda m: len(m.root))
         self._refuse_symlink_escape(absolute, mount, shown=os.fspath(path))
         relative = os.path.relpath(absolute, mount.root)
         relative = "" if relative == "." else PurePosixPath(Path(relative).as_posix()).as_posix()
-        return f"{mount.name}://{quote(relative, safe='/')}"
+        return f"{mount.name}://{quote(os.fsencode(relative), safe='/')}"
 
     def to_path(self, uri: str) -> Path:
         """Absolute local path of a mount or ``file://`` URI.
@@ -130,7 +135,7 @@ class MountTable:
         """
         scheme, rest = split_uri(uri)
         if scheme == FILE_SCHEME:
-            return Path(unquote(rest))
+            return Path(unquote(rest, errors="surrogateescape"))
         mount = self.mounts.get(scheme)
         if mount is None:
             known = ", ".join(sorted(self.mounts)) or "none"

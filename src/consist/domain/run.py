@@ -11,6 +11,8 @@ import attrs
 
 from consist.domain._values import as_tags, frozen_mapping, parse_time, utcnow
 from consist.domain.artifact import Artifact, Direction, RunArtifactLink
+from consist.domain.checks import check_int, check_text
+from consist.domain.errors import InvalidInput
 from consist.domain.signature import Signature
 
 
@@ -161,20 +163,50 @@ class RunRecord:
         )
 
 
+def _optional_text(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_text(value, f"find_runs({attribute.name}=...)", optional=True, max_chars=1000)
+
+
+def _optional_int(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_int(value, f"find_runs({attribute.name}=...)", optional=True)
+
+
+def _limit(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_int(value, "find_runs(limit=...)", optional=True, minimum=0)
+
+
+def _query_status(value: Any) -> RunStatus | None:
+    if value is None or isinstance(value, RunStatus):
+        return value
+    if isinstance(value, str) and value in RunStatus._value2member_map_:
+        return RunStatus(value)
+    known = ", ".join(repr(s.value) for s in RunStatus)
+    raise InvalidInput(f"find_runs(status=...) must be one of {known} or None, not {value!r:.80}")
+
+
+def _query_tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    tags = (value,) if isinstance(value, str) else value
+    if not isinstance(tags, Iterable) or isinstance(tags, Mapping | bytes):
+        raise InvalidInput(
+            f"find_runs(tags=...) must be a str or a list of str, not {type(value).__name__}"
+        )
+    return tuple(check_text(tag, "find_runs(tags=...)", max_chars=1000) for tag in tags)
+
+
 @attrs.frozen
 class RunQuery:
     """Filters for finding runs; every field left as None matches anything."""
 
-    parent_run_id: str | None = None
-    model: str | None = None
-    year: int | None = None
-    iteration: int | None = None
-    status: RunStatus | None = attrs.field(
-        default=None, converter=attrs.converters.optional(RunStatus)
-    )
-    tags: tuple[str, ...] = attrs.field(default=(), converter=as_tags)
-    signature: str | None = None
-    limit: int | None = None
+    parent_run_id: str | None = attrs.field(default=None, validator=_optional_text)
+    model: str | None = attrs.field(default=None, validator=_optional_text)
+    year: int | None = attrs.field(default=None, validator=_optional_int)
+    iteration: int | None = attrs.field(default=None, validator=_optional_int)
+    status: RunStatus | None = attrs.field(default=None, converter=_query_status)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_query_tags)
+    signature: str | None = attrs.field(default=None, validator=_optional_text)
+    limit: int | None = attrs.field(default=None, validator=_limit)
 
     def matches(self, run: Run) -> bool:
         """The reference semantics every catalog's filter must agree with."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Direction, MountTable, Run, RunArtifactLink, RunRecord
+from consist.domain.checks import check_key
 from consist.services import owners
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class ActiveRun:
 
     def link(self, artifact: Artifact, direction: Direction, key: str) -> None:
         """Add (or replace, for the same direction and key) a link to an artifact."""
+        check_key(key)
         previous = self._links.get((direction, key))
         self._links[(direction, key)] = RunArtifactLink(self.run.id, artifact.id, direction, key)
         self._artifacts[artifact.id] = artifact

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Direction, new_id
+from consist.domain.checks import MAX_KEY_CHARS, check_facet_keys, check_key
 from consist.domain.errors import (
     HashConflict,
     InvalidInput,
@@ -57,6 +58,9 @@ def log_path(
             force_hash_override,
             validate_content_hash,
         )
+    if key is not None:
+        check_key(key)
+    check_facet_keys(facet, "artifact facet")
     target = _local_path(active, path)
     if not target.exists():
         missing = MissingInputFile if direction is Direction.INPUT else MissingOutputFile
@@ -142,7 +146,7 @@ def _content_identity(
     return given
 
 
-def _local_path(active: ActiveRun, path: str | os.PathLike[str]) -> Path:
+def _local_path(active: ActiveRun, path: str | os.PathLike[str] | bytes) -> Path:
     """An absolute path; a ``name://relative`` string resolves through the run's mounts.
 
     Raises ``InvalidURI`` for an unknown mount and ``PathEscapesMount`` for a URI that
@@ -150,14 +154,32 @@ def _local_path(active: ActiveRun, path: str | os.PathLike[str]) -> Path:
     """
     if isinstance(path, str) and URI_PATTERN.match(path):
         return active.mounts.to_path(path)
-    return Path(os.path.abspath(os.fspath(path)))
+    return _absolute(path)
+
+
+def _absolute(path: str | os.PathLike[str] | bytes) -> Path:
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    elif not isinstance(path, str | os.PathLike):
+        raise InvalidInput(
+            f"path must be a str, bytes or os.PathLike (or an Artifact), not {type(path).__name__}"
+        )
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text or "\x00" in text:
+        raise InvalidInput(f"path {text!r} is empty or holds a NUL character")
+    return Path(os.path.abspath(text))
 
 
 def _default_key(path: Path) -> str:
+    """The file name without suffixes; bytes that are not UTF-8 shown as ``\\xe9``."""
     name = path.name
     for suffix in reversed(path.suffixes):
         name = name.removesuffix(suffix)
-    return name or path.name
+    name = name or path.name
+    readable = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else "_" for c in readable)[:MAX_KEY_CHARS]
 
 
 def _size_of(path: Path) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from consist.domain.errors import InvalidInput, MissingFile
 
@@ -84,6 +85,7 @@ class HashMemo:
                 self._db = None
 
     def lookup(self, path: str, stat: os.stat_result) -> str | None:
+        path = _memo_key(path)
         key = _stat_key(stat)
         with self._lock:
             cached = self._cache.get(path)
@@ -104,6 +106,7 @@ class HashMemo:
         return str(row[3])
 
     def remember(self, path: str, stat: os.stat_result, digest: str) -> None:
+        path = _memo_key(path)
         key = _stat_key(stat)
         with self._lock:
             self._cache[path] = (key, digest)
@@ -123,6 +126,15 @@ class HashMemo:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _memo_key(path: str) -> str:
+    """The path as memo text; a name that is not UTF-8 as ``bytes:`` + its percent-encoding."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "bytes:" + quote(os.fsencode(path), safe="/")
+    return path
 
 
 class FileHasher:

@@ -30,6 +30,7 @@ from consist.domain import (
     combine_input_identities,
     merkle_identity,
 )
+from consist.domain.checks import check_facet_keys
 from consist.domain.errors import (
     ConsistError,
     DuplicateRun,
@@ -56,7 +57,7 @@ from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
 from consist.services.provenance import write_sidecar
-from consist.services.snapshots import SnapshotStore, check_run_id
+from consist.services.snapshots import SnapshotStore, check_run_arguments, check_run_id
 from consist.services.tracker_artifacts import (
     ArtifactLogging,
 )
@@ -227,6 +228,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """
         self._check_open()
         check_run_id(run_id)
+        check_run_arguments(model, year, iteration, tags, parent_run_id)
         if cache_mode is not None:
             persist = persist and check_cache_mode(cache_mode) != "readonly"
             meta["cache_mode"] = cache_mode
@@ -234,6 +236,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             raise DuplicateRun(run_id)
         config_json = canonical.normalize(config if config is not None else {}, "config")
         facet_json = canonical.normalize(facet, "facet") if facet is not None else None
+        check_facet_keys(facet_json, "facet")
         workspace = self.snapshots.workspace(run_id)
         if persist and write_start:
             workspace.mkdir(parents=True, exist_ok=True)

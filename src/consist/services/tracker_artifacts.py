@@ -210,7 +210,7 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 def safe_file_stem(key: str) -> str:
     """A file name for an artifact key; awkward keys get a short hash to stay unique."""
     stem = _UNSAFE_FILE_CHARS.sub("_", key).strip("._") or "artifact"
-    if stem != key:
+    if stem != key or len(stem) > 80:
         stem = f"{stem[:80]}-{canonical.digest(key)[:8]}"
     return stem
 

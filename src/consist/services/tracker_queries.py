@@ -46,6 +46,16 @@ class RunQueries:
         return self._reader.get_record(run_id)
 
     def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
+        """Runs matching every filter, newest first; InvalidInput for an unknown or bad filter."""
+        if query is not None and not isinstance(query, RunQuery):
+            raise InvalidInput(f"find_runs(query=...) takes a RunQuery, not {type(query).__name__}")
+        known = {field.name for field in attrs.fields(RunQuery)}
+        unknown = sorted(set(filters) - known)
+        if unknown:
+            raise InvalidInput(
+                f"find_runs got unknown filter(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
         return self._reader.find_runs(query or RunQuery(**filters))
 
     def find_by_signature(self, signature: str) -> Run | None:

@@ -1,0 +1,131 @@
+"""Bad arguments at the public boundary raise our own errors, never a library's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import consist
+from consist.domain.errors import ConsistError, InvalidInput, NestingTooDeep, ReservedName
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    node = config
+    for _ in range(levels):
+        node["a"] = {}
+        node = node["a"]
+    return config
+
+
+@pytest.mark.parametrize(
+    ("filters", "named"),
+    [
+        ({"status": 5}, "status"),
+        ({"status": "done"}, "status"),
+        ({"limit": 1.5}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"year": "2020"}, "year"),
+        ({"model": "\ud800"}, "model"),
+        ({"tags": [3]}, "tags"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_find_runs_filter_is_our_error_naming_it(
+    tracker: Any, filters: dict[str, Any], named: str
+) -> None:
+    """find_runs(status=5), (limit=1.5), ... raise InvalidInput naming the filter."""
+    with pytest.raises(InvalidInput, match=named):
+        tracker.find_runs(**filters)
+    assert tracker.find_runs() == []
+
+
+@pytest.mark.parametrize("run_id", ["x\n", "x\t", "a\x00b", "x" * 201, "", "caf\udce9"])
+def test_run_id_with_control_characters_is_refused_before_any_directory(
+    tracker: Any, tmp_path: Path, run_id: str
+) -> None:
+    """A run id ending in a newline no longer creates a directory named 'x\\n'."""
+    with pytest.raises(InvalidInput, match="run id"), tracker.start_run(run_id, model="m"):
+        pass
+    runs = tmp_path / "runs"
+    assert not runs.exists() or [p.name for p in runs.iterdir() if not p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "says"),
+    [
+        ("k\n", InvalidInput, "control character"),
+        ("k" * 300, InvalidInput, "at most 255"),
+        ("caf\udce9", InvalidInput, "surrogate"),
+        ("runs", ReservedName, "reserved"),
+        ("consist_run_id", ReservedName, "reserved"),
+        ("", InvalidInput, "empty"),
+    ],
+)
+def test_bad_artifact_key_is_refused(
+    tracker: Any, data_dir: Path, key: str, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says), tracker.start_run("r1", model="m"):
+        tracker.log_input(data_dir / "raw.csv", key=key)
+
+
+def test_longest_key_still_makes_a_file_name(tracker: Any) -> None:
+    """A 255-character key of a logged DataFrame no longer makes a file name too long."""
+    with tracker.start_run("r1", model="m"):
+        artifact = tracker.log_dataframe(pd.DataFrame({"a": [1]}), key="k" * 255)
+    assert tracker.resolve_path(artifact).is_file()
+
+
+def test_config_nested_500_levels_names_the_depth_limit(tracker: Any) -> None:
+    with (
+        pytest.raises(NestingTooDeep, match="100 levels"),
+        tracker.start_run("r1", model="m", config=_deep(500)),
+    ):
+        pass
+    with tracker.start_run("r2", model="m", config=_deep(90)):
+        pass
+    assert [r.id for r in tracker.find_runs()] == ["r2"]
+
+
+def test_config_that_contains_itself_is_refused(tracker: Any) -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(NestingTooDeep), tracker.start_run("r1", model="m", config=loop):
+        pass
+
+
+def test_lone_surrogate_in_config_is_refused_naming_the_key(tracker: Any) -> None:
+    with (
+        pytest.raises(InvalidInput, match=r"config\.path"),
+        tracker.start_run("r1", model="m", config={"path": "caf\udce9.csv"}),
+    ):
+        pass
+
+
+def test_facet_key_that_shadows_a_system_column_is_refused(tracker: Any, data_dir: Path) -> None:
+    with (
+        pytest.raises(ReservedName, match="consist_year"),
+        tracker.start_run("r1", model="m", facet={"consist_year": 2020}),
+    ):
+        pass
+    with pytest.raises(ReservedName, match="artifacts"), tracker.start_run("r2", model="m"):
+        tracker.log_input(data_dir / "raw.csv", key="raw", facet={"artifacts": 1})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"model": 5}, {"year": "2020"}, {"iteration": 1.5}, {"tags": [None]}, {"tags": "a\nb"}],
+)
+def test_bad_run_fields_are_refused(tracker: Any, options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput), tracker.start_run("r1", **options):
+        pass
+
+
+def test_every_refusal_is_also_the_builtin_a_caller_catches(tracker: Any) -> None:
+    with pytest.raises(ValueError) as caught:
+        consist.find_runs(tracker=tracker, limit=1.5)
+    assert isinstance(caught.value, ConsistError)
