@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from consist.cli._common import (
     CatalogOption,
@@ -16,6 +17,7 @@ from consist.cli._common import (
     RunDirOption,
     console,
     emit_json,
+    err_console,
     human_size,
     locate,
     open_tracker,
@@ -48,12 +50,31 @@ def sync_command(
     with tracker_for(catalog, run_dir, blobs=source, must_exist=source is None) as tracker:
         pulled = tracker.pull() if source is not None else None
         synced = tracker.sync()
+        skipped = tracker.snapshots.pending_reasons()
     if as_json:
-        emit_json({"synced": synced, **({"pulled": pulled.to_dict()} if pulled else {})})
+        extra = {"pulled": pulled.to_dict()} if pulled else {}
+        emit_json({"synced": synced, "skipped": skipped, **extra})
+    else:
+        if pulled is not None:
+            print_pull(pulled)
+        indexed = ": " + ", ".join(synced) if synced else ""
+        console.print(f"indexed {len(synced)} run(s)" + indexed)
+    _exit_if_skipped(skipped)
+
+
+def _exit_if_skipped(skipped: dict[str, str]) -> None:
+    """List the runs left out of the catalog, with why, on stderr; exit 1 if there are any."""
+    if not skipped:
         return
-    if pulled is not None:
-        print_pull(pulled)
-    console.print(f"indexed {len(synced)} run(s)" + (": " + ", ".join(synced) if synced else ""))
+    err_console.print(
+        f"[red]{len(skipped)} run(s) could not be indexed[/red] (left in the outbox):"
+    )
+    for run_id, reason in sorted(skipped.items()):
+        err_console.print(
+            f"  {escape(run_id)}: {escape(reason or 'unknown reason')}", soft_wrap=True
+        )
+    err_console.print("fix or remove their consist.json, then run `consist db sync` again")
+    raise typer.Exit(1)
 
 
 def _companions(path: Path) -> list[Path]:
@@ -86,6 +107,7 @@ def rebuild_command(
         try:
             runs = tracker.rebuild()
             artifacts = len(tracker.find_artifacts())
+            skipped = tracker.snapshots.pending_reasons()
         finally:
             tracker.close()
     except BaseException:
@@ -97,12 +119,21 @@ def rebuild_command(
     backup_file = moved[0][1] if moved else None
     if as_json:
         emit_json(
-            {"catalog": str(file), "backup": backup_file, "runs": runs, "artifacts": artifacts}
+            {
+                "catalog": str(file),
+                "backup": backup_file,
+                "runs": runs,
+                "artifacts": artifacts,
+                "skipped": skipped,
+            }
         )
-        return
-    console.print(f"rebuilt {file} from {location.run_dir}: {runs} run(s), {artifacts} artifact(s)")
-    if backup_file is not None:
-        console.print(f"the previous catalog is at {backup_file}")
+    else:
+        console.print(
+            f"rebuilt {file} from {location.run_dir}: {runs} run(s), {artifacts} artifact(s)"
+        )
+        if backup_file is not None:
+            console.print(f"the previous catalog is at {backup_file}")
+    _exit_if_skipped(skipped)
 
 
 def _snapshot_diff(tracker: Any) -> dict[str, list[str]]:

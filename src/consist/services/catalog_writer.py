@@ -1,8 +1,9 @@
 """Catalog writes off the hot path, never raised into a user's run.
 
 The snapshot on disk is already the truth when a record reaches this writer.
-A write that fails (catalog locked, corrupt, disk full) is logged as a warning
-and the run is marked pending in the outbox; ``db sync`` indexes it later.
+A write that fails (catalog locked, corrupt, disk full, a value the engine
+refuses) is logged as a warning and the run is parked in the outbox with the
+reason; ``db sync`` indexes it later, or lists it with that reason.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class CatalogWriter:
             with self._lock:
                 self._catalog.record(record)
         except Exception as exc:
-            self._snapshots.mark_pending(run_id)
+            self._snapshots.mark_pending(run_id, f"{type(exc).__name__}: {exc}")
             logger.warning(
                 "catalog write for run %r failed (%s: %s); the run is safe in its JSON "
                 "snapshot and `consist db sync` will index it later",

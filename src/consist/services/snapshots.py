@@ -136,9 +136,10 @@ class SnapshotStore:
         self.path_of(run_id).unlink(missing_ok=True)
 
     # -- the outbox: runs the catalog has not indexed yet --------------------------
-    def mark_pending(self, run_id: str) -> None:
+    def mark_pending(self, run_id: str, reason: str = "") -> None:
+        """Park ``run_id`` in the outbox; ``reason`` says why the catalog did not take it."""
         self._pending.mkdir(parents=True, exist_ok=True)
-        (self._pending / run_id).touch()
+        (self._pending / run_id).write_text(reason, encoding="utf-8", errors="backslashreplace")
 
     def clear_pending(self, run_id: str) -> None:
         (self._pending / run_id).unlink(missing_ok=True)
@@ -147,6 +148,16 @@ class SnapshotStore:
         if not self._pending.is_dir():
             return []
         return sorted(p.name for p in self._pending.iterdir())
+
+    def pending_reasons(self) -> dict[str, str]:
+        """``{run_id: reason}`` for every run in the outbox (an empty reason if none was kept)."""
+        reasons = {}
+        for run_id in self.pending():
+            try:
+                reasons[run_id] = (self._pending / run_id).read_text(errors="replace").strip()
+            except OSError:
+                reasons[run_id] = ""
+        return reasons
 
     # -- runs in progress, for finding interrupted ones ------------------------------
     def mark_active(self, run_id: str) -> None:

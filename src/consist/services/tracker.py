@@ -57,6 +57,7 @@ from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
 from consist.services.provenance import write_sidecar
+from consist.services.snapshot_indexing import index_snapshots
 from consist.services.snapshots import SnapshotStore, check_run_arguments, check_run_id
 from consist.services.tracker_artifacts import (
     ArtifactLogging,
@@ -515,22 +516,22 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """Index every snapshot the catalog lacks or holds an older state of.
 
         Returns the ids of the runs (re)indexed. Runs whose catalog write failed
-        earlier (the outbox) are always retried.
+        earlier (the outbox) are always retried; one that fails again stays there
+        with its reason (``snapshots.pending_reasons()``) and the rest go on.
         """
         self.flush()
         with self._catalog_lock:
             known = self.catalog.run_ids()
         pending = set(self.snapshots.pending())
-        synced = []
-        for path in self.snapshots.paths():
-            run_id = path.parent.name
-            if run_id in known and run_id not in pending:
-                continue
-            record = self.snapshots.read_path(path)
-            with self._catalog_lock:
-                self.catalog.record(record)
-            self.snapshots.clear_pending(run_id)
-            synced.append(run_id)
+        paths = [
+            path
+            for path in self.snapshots.paths()
+            if path.parent.name not in known or path.parent.name in pending
+        ]
+        synced, _ = index_snapshots(self.catalog, self._catalog_lock, self.snapshots, paths)
+        for run_id in pending - {path.parent.name for path in paths}:
+            if not self.snapshots.exists(run_id):  # removed since: nothing left to index
+                self.snapshots.clear_pending(run_id)
         return synced
 
     def rebuild_records(self) -> Iterator[RunRecord]:
@@ -560,15 +561,13 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
 
         With a fresh (empty) catalog this recreates it from the JSON truth alone.
+        A snapshot that cannot be read or indexed is skipped and parked in the
+        outbox with its reason (``snapshots.pending_reasons()``).
         """
         self.flush()
-        count = 0
-        for record in self.rebuild_records():
-            with self._catalog_lock:
-                self.catalog.record(record)
-            self.snapshots.clear_pending(record.run.id)
-            count += 1
-        return count
+        paths = self.snapshots.paths()
+        indexed, _ = index_snapshots(self.catalog, self._catalog_lock, self.snapshots, paths)
+        return len(indexed)
 
     def run_exists(self, run_id: str) -> bool:
         """True if a snapshot or a catalog row exists for ``run_id``."""
