@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from consist.domain import Artifact, Run, RunQuery, RunStatus
+from consist.domain.checks import check_not_reserved, check_text
 from consist.domain.errors import ConsistError, InvalidInput, NotFound
 from consist.ports import (
     SupportsChangeToken,
@@ -135,15 +136,32 @@ class ViewFactory:
     def create(self, name: str, keys: str | Sequence[str]) -> str:
         """An ad-hoc view ``name`` over the artifacts with ``keys`` (one key or several)."""
         validate_view_name(name)
-        wanted = frozenset([keys] if isinstance(keys, str) else keys)
+        check_not_reserved(name, "view name")
+        if isinstance(keys, str):
+            keys = [keys]
+        elif not isinstance(keys, Iterable) or isinstance(keys, bytes):
+            raise InvalidInput(f"view {name!r}: keys must be a str or a list of str")
+        wanted = frozenset(check_text(k, f"view {name!r}: artifact key") for k in keys)
         if not wanted:
             raise InvalidInput(f"view {name!r} needs at least one artifact key")
-        if any(not isinstance(k, str) or not k for k in wanted):
-            raise InvalidInput(f"view {name!r}: artifact keys must be non-empty strings")
         with self._lock:
+            previous = self._specs.get(name)
+            had_attribute = name in self._by_attribute
             self._specs[name] = ViewSpec(name, wanted)
             self._by_attribute.setdefault(name, name)
-        self.refresh([name])
+            try:
+                self.refresh([name], strict=True)
+            except BaseException:
+                # Leave nothing behind: a broken spec would be rebuilt, and fail,
+                # before every later query.
+                if previous is None:
+                    self._specs.pop(name, None)
+                    if not had_attribute:
+                        self._by_attribute.pop(name, None)
+                else:
+                    self._specs[name] = previous
+                self._built_token = self._built_fingerprint = None
+                raise
         return name
 
     def model_for(self, key: str, schema: str | None) -> type[Any] | None:
@@ -171,8 +189,13 @@ class ViewFactory:
 
     # -- building ---------------------------------------------------------------
 
-    def refresh(self, names: Iterable[str] | None = None) -> list[str]:
-        """Rebuild views (all by default) from the catalog; returns the names rebuilt."""
+    def refresh(self, names: Iterable[str] | None = None, *, strict: bool = False) -> list[str]:
+        """Rebuild views (all by default) from the catalog; returns the names rebuilt.
+
+        A view that cannot be built (a file gone bad, a column that no longer
+        fits) is logged and left as it was, so one broken view never blocks a
+        query of the others; ``strict=True`` raises instead.
+        """
         store = self._dv.tables
         if store is None or not self._specs:
             return []
@@ -189,13 +212,22 @@ class ViewFactory:
             fingerprint = self._fingerprint(store) if everything else None
             state = _CatalogState.read(self._dv, store, wanted)
             rebuilt = []
+            failed = False
             for spec in wanted:
-                sql = self._sql_of(spec, state)
-                if self._built.get(spec.name) != sql:
-                    store.create_view(spec.name, sql)
-                    self._built[spec.name] = sql
-                    rebuilt.append(spec.name)
-            if everything:
+                try:
+                    sql = self._sql_of(spec, state)
+                    if self._built.get(spec.name) != sql:
+                        store.create_view(spec.name, sql)
+                        self._built[spec.name] = sql
+                        rebuilt.append(spec.name)
+                except ConsistError as exc:
+                    if strict:
+                        raise
+                    failed = True
+                    logger.warning("view %r could not be rebuilt: %s", spec.name, exc)
+            if failed:
+                self._built_token = self._built_fingerprint = None
+            elif everything:
                 self._built_token, self._built_fingerprint = token, fingerprint
                 self._cold_files = {c.path: state.signatures.get(c.path) for c in state.cold_files}
                 self._footers.forget_except(set(self._cold_files))
