@@ -65,8 +65,8 @@ def runs_command(
     query = RunQuery(
         parent_run_id=scenario, model=model, year=year, status=status, tags=tag or (), limit=limit
     )
-    with tracker_for(catalog, run_dir) as tracker:
-        found = tracker.find_runs(query)
+    with tracker_for(catalog, run_dir) as tracker:  # redacted again: records older than redaction
+        found = [tracker.redactor.run(run) for run in tracker.find_runs(query)]
     if as_json:
         emit_json([run.to_dict() | {"duration_seconds": run.duration_seconds} for run in found])
         return
@@ -79,7 +79,7 @@ def runs_command(
 
 
 def artifact_dict(tracker: Any, artifact: Artifact) -> dict[str, Any]:
-    data = artifact.to_dict()
+    data: dict[str, Any] = tracker.redactor.artifact(artifact).to_dict()
     try:
         path = tracker.resolve_path(artifact)
     except Exception:  # an URI this machine cannot map is reported, not raised
@@ -138,7 +138,7 @@ def show_command(
 ) -> None:
     """One run in full: config, signature parts, inputs, outputs, timings, cache source."""
     with tracker_for(catalog, run_dir) as tracker:
-        run = get_run_or_fail(tracker, run_id)
+        run = tracker.redactor.run(get_run_or_fail(tracker, run_id))
         artifacts = _run_artifacts(tracker, run_id)
     if as_json:
         emit_json({"run": run.to_dict(), "duration_seconds": run.duration_seconds, **artifacts})

@@ -6,8 +6,17 @@ import contextvars
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.domain import Artifact, Direction, MountTable, Run, RunArtifactLink, RunRecord
+from consist.domain import (
+    Artifact,
+    Direction,
+    MountTable,
+    Run,
+    RunArtifactLink,
+    RunRecord,
+    canonical,
+)
 from consist.domain.checks import check_key
+from consist.domain.redaction import Redactor
 from consist.services import owners
 
 if TYPE_CHECKING:
@@ -38,6 +47,16 @@ class ActiveRun:
         self.context_token: contextvars.Token[Any] | None = None
         # False for readonly cache misses: nothing about the run is written.
         self.persist = True
+        self._config_hash: str | None = None
+
+    def redact(self, redactor: Redactor, config_hash: str | None = None) -> None:
+        """Remember the hash of the config as given, then redact secrets in the run."""
+        self._config_hash = config_hash or canonical.digest(dict(self.run.config))
+        self.run = redactor.run(self.run)
+
+    def config_hash(self) -> str:
+        """Hash of the run's config as given, before its secrets were redacted."""
+        return self._config_hash or canonical.digest(dict(self.run.config))
 
     @property
     def id(self) -> str:

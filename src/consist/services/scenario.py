@@ -182,7 +182,7 @@ class Scenario:
         )
         signature = tracker.make_signature(
             step=f"scenario:{self.id}",
-            config_hash=canonical.digest(dict(header.run.config)),
+            config_hash=header.config_hash(),
             input_identities=identities,
         )
         self._final = tracker.end_run(header, error=error, signature=signature)

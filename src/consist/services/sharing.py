@@ -389,7 +389,7 @@ def push(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PushReport:
             skipped.append(run_id)
             continue
         name = f"{SNAPSHOT_PREFIX}{check_run_id(run_id)}.json"
-        payload = publishable(record)
+        payload = publishable(tracker.redactor.record(record))  # also for older snapshots
         if name in existing and store.read_named(name) == payload:
             unchanged.append(run_id)
             continue

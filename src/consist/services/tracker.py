@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import socket
 import threading
 import weakref
@@ -37,6 +38,7 @@ from consist.domain.errors import (
     InvalidInput,
     NotFound,
 )
+from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
@@ -107,6 +109,10 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         With a blob store: ``"outputs"`` (default) stores every output a run
         produced when it completes, ``"none"`` nothing, a list only those keys
         (see ``docs/blob-storage.md``).
+    secret_keys
+        Regular expression searched (case-insensitively) in config, facet and
+        meta keys: their values are stored as ``"<redacted>"`` (default:
+        ``consist.domain.redaction.DEFAULT_SECRET_KEYS``; see ``docs/concepts.md``).
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         progress: bool | None = None,
         sidecars: bool = False,
         archive: str | Sequence[str] = "outputs",
+        secret_keys: str | re.Pattern[str] | None = None,
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +142,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         user_mounts.setdefault(RUNS_MOUNT, self.run_dir)
         self.mounts = MountTable.of(user_mounts)
         self.schemas = list(schemas or [])
+        self.redactor = Redactor.of(secret_keys)
         self.code_identity = code_identity
         self.project_dir = Path(project_dir) if project_dir else Path.cwd()
         self.snapshots = SnapshotStore(self.run_dir)
@@ -258,6 +266,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             },
         )
         active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
+        active.redact(self.redactor)  # the config hash is taken from the real values first
         active.persist = persist
         if persist and write_start:
             self.snapshots.mark_active(run_id)
@@ -286,7 +295,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             signature = None
         run = attrs.evolve(active.run, signature=signature)
         run = run.completed() if error is None else run.failed(type(error).__name__, str(error))
-        active.run = run
+        active.run = run = self.redactor.run(run)
         if active.persist:
             if error is None:
                 sharing.archive_outputs(self, active)  # records blob digests on the outputs
@@ -327,6 +336,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         workspace = self.snapshots.workspace(run_id)
         workspace.mkdir(parents=True, exist_ok=True)
         active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
+        kept = record.run.signature if "config" not in changes else None  # config stored redacted
+        active.redact(self.redactor, config_hash=kept.config_hash if kept else None)
         by_id = {a.id: a for a in record.artifacts}
         for link in record.links:
             if link.artifact_id in by_id:
@@ -371,7 +382,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         identities.update(active.extra_identities)
         return self.make_signature(
             step=active.run.model or "run",
-            config_hash=canonical.digest(dict(active.run.config)),
+            config_hash=active.config_hash(),
             input_identities=identities,
             fn=fn,
         )
@@ -503,7 +514,9 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         self._persist_record(active.record())
 
     def _persist_record(self, record: RunRecord) -> None:
-        """Snapshot first (the truth), then the in-process view, then the catalog."""
+        """Snapshot first (the truth), then the in-process view, then the catalog;
+        secrets redacted (``secret_keys``) in all three."""
+        record = self.redactor.record(record)
         self.snapshots.write(record)
         self._reader.remember(record)
         self._writer.submit(record)
