@@ -197,6 +197,9 @@ def test_consist_pull_lists_each_refusal_and_exits_non_zero(tmp_path: Path) -> N
     as_json = CliRunner().invoke(app, ["pull", *where, "--json"])
     assert as_json.exit_code == 1
     assert "evil-dotdot" in json.loads(as_json.stdout)["reasons"]
+    synced = CliRunner().invoke(app, ["db", "sync", "--from", store, *where[:4], "--json"])
+    assert synced.exit_code == 1
+    assert "evil-file-uri" in json.loads(synced.stdout)["pulled"]["reasons"]
     assert not (tmp_path / "outside").exists()
 
 

@@ -60,6 +60,8 @@ def sync_command(
         indexed = ": " + ", ".join(synced) if synced else ""
         console.print(f"indexed {len(synced)} run(s)" + indexed)
     _exit_if_skipped(skipped)
+    if pulled is not None and pulled.refused:
+        raise typer.Exit(1)  # refused publications are listed above (or in "pulled")
 
 
 def _exit_if_skipped(skipped: dict[str, str]) -> None:
