@@ -8,6 +8,9 @@ strict and deterministic:
 - numbers are normalised: a float with an integral value is written as an int,
   so ``1``, ``1.0`` and ``1e0`` hash alike. ``True`` stays a bool and is never
   equal to ``1``. NaN and infinities have no JSON form and are refused;
+- numpy scalars (``np.int64``, ``np.float32``, ``np.bool_``, 0-d arrays) are the
+  Python values they equal, so ``np.int64(1)`` hashes as ``1``; they are
+  recognised by the ``numbers`` ABCs and ``.item()``, numpy is never imported;
 - ``pathlib`` paths become POSIX strings, ``datetime``/``date``/``time`` ISO 8601
   strings, enums their value, ``UUID`` and ``Decimal`` their string form
   (``Decimal`` integral values as ints), sets and frozensets sorted lists, tuples lists;
@@ -32,6 +35,7 @@ import enum
 import hashlib
 import json
 import math
+import numbers
 import uuid
 from collections.abc import Mapping
 from pathlib import PurePath
@@ -70,6 +74,11 @@ def normalize(value: Any, path: str = "config", _depth: int = 0) -> JSONValue:
         return int(value)
     if isinstance(value, float):
         return _normalize_float(value, path)
+    # numpy's integer and floating scalars register with the numbers ABCs.
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _normalize_float(float(value), path)
     if isinstance(value, enum.Enum):
         return normalize(value.value, path, depth)
     if isinstance(value, Mapping):
@@ -87,6 +96,8 @@ def normalize(value: Any, path: str = "config", _depth: int = 0) -> JSONValue:
         return str(value)
     if isinstance(value, decimal.Decimal):
         return _normalize_decimal(value, path)
+    if _is_array_scalar(value):
+        return normalize(value.item(), path)
     if hasattr(value, "model_dump") and hasattr(type(value), "model_fields"):
         return normalize(value.model_dump(mode="json"), path, depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -123,6 +134,16 @@ def digest(value: Any) -> str:
     return hashlib.sha256(dumps(value).encode("ascii")).hexdigest()
 
 
+def _is_array_scalar(value: Any) -> bool:
+    """A numpy (or numpy-like) scalar or 0-d array, such as ``np.bool_(True)``: it has a
+    dtype, no dimensions, and ``.item()`` gives the Python value it stands for."""
+    return (
+        getattr(value, "shape", None) == ()
+        and hasattr(value, "dtype")
+        and callable(getattr(value, "item", None))
+    )
+
+
 def _normalize_float(value: float, path: str) -> int | float:
     if not math.isfinite(value):
         raise ConfigNotSerializable(path, value)
@@ -156,8 +177,8 @@ def _key_text(key: Any, path: str) -> str:
         return _key_text(key.value, path)
     if isinstance(key, bool) or key is None:
         return json.dumps(key)
-    if isinstance(key, int):
-        return str(key)
+    if isinstance(key, numbers.Integral):
+        return str(int(key))
     if isinstance(key, PurePath):
         return key.as_posix()
     raise ConfigNotSerializable(f"{path}.<key {key!r}>", key)
