@@ -97,7 +97,7 @@ def normalize(value: Any, path: str = "config", _depth: int = 0) -> JSONValue:
     if isinstance(value, decimal.Decimal):
         return _normalize_decimal(value, path)
     if _is_array_scalar(value):
-        return normalize(value.item(), path)
+        return normalize(value.item(), path, depth)
     if hasattr(value, "model_dump") and hasattr(type(value), "model_fields"):
         return normalize(value.model_dump(mode="json"), path, depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
