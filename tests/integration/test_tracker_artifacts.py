@@ -51,11 +51,13 @@ def test_input_produced_by_an_earlier_run_links_the_same_artifact(tracker: Any) 
 
 
 def test_missing_file_names_the_path(tracker: Any, tmp_path: Path) -> None:
-    with tracker.start_run("r", model="m"):
+    """A missing input is refused at once; a missing output fails its run when it ends
+    (until then the file may still be written, or its rows ingested)."""
+    with pytest.raises(MissingOutputFile, match=r"gone\.parquet"), tracker.start_run("r"):
         with pytest.raises(MissingInputFile, match=r"nope\.csv"):
             consist.log_artifact(tmp_path / "nope.csv", direction="input")
-        with pytest.raises(MissingOutputFile, match=r"gone\.parquet"):
-            consist.log_artifact(tmp_path / "gone.parquet")
+        consist.log_artifact(tmp_path / "gone.parquet")
+    assert tracker.get_run("r").status == "failed"
 
 
 def test_given_content_hash_is_reused_without_hashing(tracker: Any, data_dir: Path) -> None:

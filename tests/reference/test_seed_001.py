@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,26 @@ import consist
 from consist import Artifact, Run, Tracker
 
 
-# The schema class the views example names, as the example defines it.
-class Person(SQLModel, table=True):
-    person_id: int = Field(primary_key=True)
-    age: int
+@pytest.fixture
+def person_table_free() -> Iterator[None]:
+    """The example declares ``Person(SQLModel, table=True)``: a ``person`` table another
+    test module declared is forgotten first, and the example's is forgotten after it."""
+    if "person" in SQLModel.metadata.tables:
+        SQLModel.metadata.remove(SQLModel.metadata.tables["person"])
+    yield
+    if "person" in SQLModel.metadata.tables:
+        SQLModel.metadata.remove(SQLModel.metadata.tables["person"])
 
 
-def test_sql_views_example_queries_one_year_across_runs(workdir: Path) -> None:
+def test_sql_views_example_queries_one_year_across_runs(
+    workdir: Path, person_table_free: None
+) -> None:
     """``tracker.views.Person`` spans every run (hot rows and cold files) and filters by year."""
+
+    class Person(SQLModel, table=True):
+        person_id: int = Field(primary_key=True)
+        age: int
+
     tracker = Tracker(schemas=[Person])
 
     # Context: three runs wrote Person rows; two in 2030 (one ingested, one left as a file).

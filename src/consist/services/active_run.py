@@ -48,6 +48,9 @@ class ActiveRun:
         # False for readonly cache misses: nothing about the run is written.
         self.persist = True
         self._config_hash: str | None = None
+        # artifact id -> path of outputs logged before their file existed
+        # (see consist.services.deferred_outputs).
+        self.deferred_outputs: dict[str, Path] = {}
 
     def redact(self, redactor: Redactor, config_hash: str | None = None) -> None:
         """Remember the hash of the config as given, then redact secrets in the run."""
@@ -77,6 +80,14 @@ class ActiveRun:
             still_linked = {link.artifact_id for link in self._links.values()}
             if previous.artifact_id not in still_linked:
                 self._artifacts.pop(previous.artifact_id, None)
+
+    def artifact(self, artifact_id: str) -> Artifact | None:
+        return self._artifacts.get(artifact_id)
+
+    def replace(self, artifact: Artifact) -> None:
+        """Swap in a new version of an artifact this run links (same id)."""
+        if artifact.id in self._artifacts:
+            self._artifacts[artifact.id] = artifact
 
     def _by_direction(self, direction: Direction) -> dict[str, Artifact]:
         return {

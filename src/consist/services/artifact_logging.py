@@ -62,10 +62,13 @@ def log_path(
         check_key(key)
     check_facet_keys(facet, "artifact facet")
     target = _local_path(active, path)
-    if not target.exists():
-        missing = MissingInputFile if direction is Direction.INPUT else MissingOutputFile
-        raise missing(f"cannot log {direction} {key or target.stem!r}: {target} does not exist")
     key = key or _default_key(target)
+    if not target.exists():
+        if direction is Direction.INPUT:
+            return _log_known_input(tracker, active, target, key)
+        if profile_file_schema:
+            raise MissingOutputFile(f"cannot profile output {key!r}: {target} does not exist")
+        return _log_deferred_output(active, target, key, driver, meta, content_hash, facet)
     digest = _content_identity(
         tracker, target, content_hash, force_hash_override, validate_content_hash
     )
@@ -85,13 +88,58 @@ def log_path(
         uri=uri,
         driver=driver,
         content_hash=digest,
-        size=_size_of(target),
+        size=size_of(target),
         producer_run_id=active.id if direction is Direction.OUTPUT else None,
         meta=artifact_meta,
         facet=dict(facet) if facet is not None else None,
         abs_path=str(target),
     )
     active.link(artifact, direction, key)
+    return artifact
+
+
+def _log_known_input(tracker: Tracker, active: ActiveRun, target: Path, key: str) -> Artifact:
+    """Ghost Mode: an input whose file is gone but whose URI the catalog knows, with a hash.
+
+    The known artifact is linked (an output of an earlier run when there is one), so
+    lineage, the Merkle signature and ``load_df(..., db_fallback="always")`` still work.
+    """
+    uri = active.mounts.to_uri(target)
+    known = [a for a in tracker.find_artifacts(uri=uri) if a.content_hash]
+    if not known:
+        raise MissingInputFile(
+            f"cannot log input {key!r}: {target} does not exist and no run recorded {uri}"
+        )
+    artifact = next((a for a in known if a.producer_run_id is not None), known[0])
+    active.link(artifact, Direction.INPUT, key)
+    return artifact
+
+
+def _log_deferred_output(
+    active: ActiveRun,
+    target: Path,
+    key: str,
+    driver: str | None,
+    meta: Mapping[str, Any] | None,
+    content_hash: str | None,
+    facet: Mapping[str, Any] | None,
+) -> Artifact:
+    """An output whose file does not exist yet: hashed when the run ends, from the file
+    or from its ingested rows (``consist.services.deferred_outputs``)."""
+    artifact = Artifact(
+        id=new_id(),
+        key=key,
+        uri=active.mounts.to_uri(target),
+        driver=driver or infer_driver(target),
+        content_hash=content_hash,
+        producer_run_id=active.id,
+        meta=dict(meta or {}),
+        facet=dict(facet) if facet is not None else None,
+        abs_path=str(target),
+    )
+    active.link(artifact, Direction.OUTPUT, key)
+    if content_hash is None:
+        active.deferred_outputs[artifact.id] = target
     return artifact
 
 
@@ -182,7 +230,7 @@ def _default_key(path: Path) -> str:
     return "".join(c if c.isprintable() else "_" for c in readable)[:MAX_KEY_CHARS]
 
 
-def _size_of(path: Path) -> int:
+def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -42,7 +42,7 @@ from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import context, sharing
+from consist.services import context, deferred_outputs, sharing
 from consist.services.active_run import ActiveRun
 from consist.services.catalog_reader import LayeredCatalog
 from consist.services.catalog_writer import CatalogWriter
@@ -287,6 +287,12 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         active = active or context.current_run("end_run")
         if active.run.status is not RunStatus.RUNNING:
             return active.run
+        unsettled = None
+        if error is None and active.deferred_outputs:
+            try:
+                deferred_outputs.settle(self, active)
+            except ConsistError as exc:
+                error = unsettled = exc
         try:
             signature = signature or active.run.signature or self.signature_of_active(active, fn)
         except ConsistError as exc:
@@ -310,6 +316,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             self.events.fire_complete(run, list(active.outputs.values()))
         else:
             self.events.fire_failed(run, error)
+        if unsettled is not None:
+            raise unsettled
         return run
 
     def reopen_run(self, run_id: str, *, enter_context: bool = True, **changes: Any) -> ActiveRun:
