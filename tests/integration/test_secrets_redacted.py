@@ -140,3 +140,27 @@ def test_a_pulled_snapshot_with_secrets_in_clear_is_stored_redacted(tmp_path: Pa
         assert b.get_run("shared").config == {"password": REDACTED}
     for path, data in all_bytes(tmp_path / "b"):
         assert SECRETS["password"].encode() not in data, path
+
+
+def test_manual_runs_and_traced_steps_hash_the_real_secret(tmp_path: Path) -> None:
+    """Runs whose signature is computed from the recorded run (start_run, sc.trace) use the
+    config as given, not the redacted one: a changed secret changes the config hash."""
+    with consist.Tracker(tmp_path / "runs", catalog="memory://", code_identity="function") as t:
+        hashes = []
+        for i, token in enumerate(("token-one", "token-two", "token-one")):
+            with t.start_run(f"manual-{i}", "fetch", config={"api_token": token, "n": 1}):
+                pass
+            run = t.get_run(f"manual-{i}")
+            assert run.config == {"api_token": REDACTED, "n": 1}
+            hashes.append(run.signature.config_hash)
+        assert hashes[0] != hashes[1] and hashes[0] == hashes[2]
+
+        hits = []
+        for i, token in enumerate(("token-one", "token-one", "token-two")):
+            with (
+                consist.scenario(f"s{i}", tracker=t, config={"password": token}) as sc,
+                sc.trace("download", config={"api_token": token}) as step,
+            ):
+                hits.append(step.cache_hit)
+        assert hits == [False, True, False]
+        assert t.get_run("s0").config == {"password": REDACTED}
