@@ -184,6 +184,42 @@ def test_edit_and_reload_in_one_process_is_a_miss(
         assert run() is False
 
 
+def test_an_edit_not_yet_reloaded_never_vouches_for_the_new_code(
+    stale_code_module: Path, tmp_path: Path
+) -> None:
+    """Saved but not reloaded: the run is recorded under the code that ran, not the file."""
+    project = stale_code_module
+    suffix = uuid.uuid4().hex[:8]
+    (project / "helpers.py").write_text(HELPERS)
+    (project / "steps.py").write_text(STEPS)
+    (project / "drive.py").write_text(DRIVER)
+    sys.modules.pop("steps", None)
+    sys.modules.pop("helpers", None)
+    steps = importlib.import_module("steps")
+    run_dir, db = tmp_path / "runs", tmp_path / "p.duckdb"
+    with consist.Tracker(run_dir, db_path=db) as tracker:
+        assert tracker.run(steps.double, config={"value": 3}).cache_hit is False
+        _edit(project / "steps.py", "scale(config", "1 + scale(config")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stale = tracker.run(steps.double, config={"value": 3})
+        assert stale.cache_hit is False
+        assert any(issubclass(w.category, CodeIdentityWarning) for w in caught)
+        assert tracker.run(steps.double, config={"value": 3}).cache_hit is True
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path), "STALE_SUFFIX": suffix}
+    done = subprocess.run(
+        [sys.executable, "drive.py", str(run_dir), str(db)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout.strip().splitlines()[-1])
+    assert fresh["hit"] is False, "the edited code was served a result of the old code"
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -127,6 +127,7 @@ def test_an_unchanged_step_is_not_asked_of_git_again(
     assert code_identity.default_identity(module.step) == first
     assert calls == []
     Path(module.__file__).write_text("def step():\n    return 1\n")
+    module = importlib.reload(module)
     assert code_identity.default_identity(module.step) != first
     assert calls, "an edit must be looked at again"
 

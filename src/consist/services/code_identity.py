@@ -85,11 +85,15 @@ def default_identity(fn: Callable[..., Any] | None, project_dir: Path | None = N
     code, module_file = _code_of(fn) if fn is not None else (_caller_code(), None)
     filename = code.co_filename if code is not None else module_file
     if filename:
-        found = _identity_of_file(filename, str(project_dir) if project_dir else "")
-        if found is not None:
-            return found
+        memo = _memo_of_file(filename, str(project_dir) if project_dir else "")
+        if memo is not None:
+            module_name = getattr(inspect.unwrap(fn), "__module__", None) if fn else None
+            if fn is None or code is None or _runs_what_is_on_disk(code, module_name, memo):
+                return memo.identity
+            _warn_once(code, _NOT_RELOADED)
+            return "bytecode:" + _bytecode_digest(code, fn)
     if code is not None:
-        _warn_no_source(code)
+        _warn_once(code, _NO_SOURCE)
         return "bytecode:" + _bytecode_digest(code, fn)
     target = inspect.unwrap(fn) if fn is not None else None
     name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', target)}"
@@ -102,6 +106,7 @@ class _Memo:
     sources: tuple[SourceFile, ...]  # every file the identity covers
     git: tuple[Stamp, ...]
     identity: str
+    entry: SourceFile  # the file the step's code comes from
 
     def recheck(self) -> tuple[SourceFile, ...] | None:
         """The files as they are now if none changed, else None.
@@ -132,15 +137,16 @@ _memos: dict[tuple[str, str], _Memo] = {}
 _memos_lock = threading.Lock()
 
 
-def _identity_of_file(filename: str, project_dir: str) -> str | None:
+def _memo_of_file(filename: str, project_dir: str) -> _Memo | None:
     key = (filename, project_dir)
     memo = _memos.get(key)
     if memo is not None:
         sources = memo.recheck()
         if sources is not None:
             if sources is not memo.sources:
-                _memos[key] = attrs.evolve(memo, sources=sources)
-            return memo.identity
+                memo = attrs.evolve(memo, sources=sources)
+                _memos[key] = memo
+            return memo
     path = os.path.realpath(filename)
     if not os.path.isfile(path):
         return None
@@ -149,7 +155,7 @@ def _identity_of_file(filename: str, project_dir: str) -> str | None:
         return None
     with _memos_lock:
         _memos[key] = memo
-    return memo.identity
+    return memo
 
 
 def _compute(path: str, project_dir: str) -> _Memo | None:
@@ -163,16 +169,17 @@ def _compute(path: str, project_dir: str) -> _Memo | None:
     if files is None:
         return None
     sources = files
+    entry = next(f for f in files if f.stamp.path == path)
     head = git_state.head_identity(repo) if repo is not None else None
     if repo is None or head is None:
-        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project))
+        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project), entry)
     in_index = git_state.tracked(repo, (f.stamp.path for f in files))
     if in_index is None:
-        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project))
+        return _Memo(sources, git_stamps, "files:" + _digest_of(files, project), entry)
     untracked = [f for f in files if f.stamp.path not in in_index]
     if untracked:
         head = f"{head}-untracked-{_digest_of(untracked, project)}"
-    return _Memo(sources, git_stamps, head)
+    return _Memo(sources, git_stamps, head, entry)
 
 
 def _digest_of(files: tuple[SourceFile, ...] | list[SourceFile], project: Any) -> str:
@@ -228,21 +235,98 @@ def _caller_code() -> CodeType | None:
     return None
 
 
-_warned: set[tuple[str, str]] = set()
+_NO_SOURCE = (
+    "has no source file, so its code identity is its own bytecode: edits to code it "
+    "calls are not seen. Define steps in a module file to have every edit detected."
+)
+_NOT_RELOADED = (
+    "differs from its source file, which was edited after it was imported: its code "
+    "identity is the bytecode it runs until you reload the module (importlib.reload, "
+    "%autoreload) or restart."
+)
+_warned: set[tuple[str, str, str]] = set()
 
 
-def _warn_no_source(code: CodeType) -> None:
-    key = (code.co_filename, code.co_qualname)
+def _warn_once(code: CodeType, why: str) -> None:
+    key = (code.co_filename, code.co_qualname, why)
     if key in _warned:
         return
     _warned.add(key)
     warnings.warn(
-        f"consist: {code.co_qualname!r} (from {code.co_filename}) has no source file, so "
-        "its code identity is its own bytecode: edits to code it calls are not seen. "
-        "Define steps in a module file to have every edit detected.",
+        f"consist: {code.co_qualname!r} (from {code.co_filename}) {why}",
         CodeIdentityWarning,
         stacklevel=4,
     )
+
+
+# (step code, digest of its file) pairs whose loaded module matched the file.
+_verified: set[tuple[CodeType, str]] = set()
+
+
+def _runs_what_is_on_disk(code: CodeType, module_name: str | None, memo: _Memo) -> bool:
+    """Whether the step's module, as loaded, is what its file compiles to now.
+
+    False when the file was edited after the module was imported and not
+    reloaded: the functions defined in the file (the step and its neighbours)
+    are compared with the file's current code.
+    """
+    key = (code, memo.entry.digest)
+    if key in _verified:
+        return True
+    try:
+        with open(memo.entry.stamp.path, "rb") as handle:
+            source = handle.read()
+        module_code = compile(source, code.co_filename, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    on_disk: dict[str, set[str]] = {}
+    pending = [module_code]
+    while pending:
+        candidate = pending.pop()
+        on_disk.setdefault(candidate.co_qualname, set()).add(_code_digest(candidate))
+        pending.extend(c for c in candidate.co_consts if isinstance(c, CodeType))
+    for loaded in (code, *_functions_loaded_from(code, module_name)):
+        if _code_digest(loaded) not in on_disk.get(loaded.co_qualname, ()):
+            return False
+    if hashlib.sha256(source).hexdigest() == memo.entry.digest:
+        _verified.add(key)
+    return True
+
+
+def _functions_loaded_from(code: CodeType, module_name: str | None) -> list[CodeType]:
+    """Code of the functions and methods, defined in ``code``'s file, that its module holds."""
+    module = sys.modules.get(module_name or "")
+    if getattr(module, "__file__", None) != code.co_filename:
+        module = next(
+            (
+                m
+                for m in list(sys.modules.values())
+                if getattr(m, "__file__", None) == code.co_filename
+            ),
+            None,
+        )
+    if module is None:
+        return []
+    found = []
+    values = list(vars(module).values())
+    seen: set[int] = set()
+    for value in values:  # grows with the members of the module's own classes
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, type) and value.__module__ == module.__name__:
+            values.extend(vars(value).values())
+        function = getattr(value, "__func__", value)  # staticmethod, classmethod
+        function_code = getattr(function, "__code__", None)
+        if isinstance(function_code, CodeType) and function_code.co_filename == code.co_filename:
+            found.append(function_code)
+    return found
+
+
+def _code_digest(code: CodeType) -> str:
+    hasher = hashlib.sha256()
+    _hash_code(code, hasher)
+    return hasher.hexdigest()
 
 
 def _bytecode_digest(code: CodeType, fn: Callable[..., Any] | None) -> str:
