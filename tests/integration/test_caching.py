@@ -355,10 +355,12 @@ def test_declared_output_not_produced_is_an_error(tracker: Any) -> None:
 
 
 def test_unknown_input_parameter_is_named(tracker: Any, data_dir: Path) -> None:
+    """A misspelt input is identity-only; the parameter it left empty is named, and the key."""
+
     def step(raw: pd.DataFrame) -> None:
         return None
 
-    with pytest.raises(InvalidInput, match="'typo'"):
+    with pytest.raises(InvalidInput, match=r"\['raw'\].*\['typo'\]"):
         tracker.run(step, inputs={"typo": data_dir / "raw.csv"})
 
 

@@ -40,6 +40,7 @@ from consist.services.step_io import (
     path_parameters,
     record_return_value,
     resolve_inputs,
+    unfilled_parameters,
 )
 
 if TYPE_CHECKING:
@@ -427,11 +428,7 @@ def _kwargs(
         if step_input.key in accepted or (takes_any and step_input.as_kwarg):
             load = request.load_inputs and step_input.key not in wants_path
             kwargs[step_input.key] = input_value(tracker, step_input, linked[step_input.key], load)
-        elif step_input.as_kwarg:
-            raise InvalidInput(
-                f"input {step_input.key!r} is not a parameter of {request.name}(); "
-                f"its parameters are {sorted(accepted)}"
-            )
+        # Any other key is identity-only: hashed and linked, reachable as ctx.inputs[key].
     if "config" in accepted and request.config is not None:
         kwargs["config"] = request.config
     if "output_paths" in accepted and request.output_paths:
@@ -442,4 +439,13 @@ def _kwargs(
             raise InvalidInput(f"inject_context: {request.name}() has no parameter {name!r}")
         kwargs[name] = context
     kwargs.update(request.runtime_kwargs or {})
+    unfilled = unfilled_parameters(request.fn, kwargs)
+    if unfilled:
+        unmatched = sorted(i.key for i in inputs if i.as_kwarg and i.key not in kwargs)
+        raise InvalidInput(
+            f"{request.name}() needs {unfilled}, which no input, config or runtime_kwargs "
+            "gives"
+            + (f"; inputs {unmatched} name no parameter (they are hashed, not passed)"
+               if unmatched else "")
+        )  # fmt: skip
     return kwargs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path, PurePath
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Union
@@ -100,6 +100,21 @@ def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
     return names, var_kw
 
 
+def unfilled_parameters(fn: Callable[..., Any], given: Collection[str]) -> list[str]:
+    """Parameters ``fn`` requires (no default) that are not in ``given``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.default is p.empty
+        and p.name not in given
+    ]
+
+
 _PATH_TYPES = (os.PathLike, PurePath, str)
 _PATH_NAMES = frozenset({"Path", "PurePath", "PathLike", "str"})
 
@@ -153,6 +168,12 @@ class StepContext:
     @property
     def run_id(self) -> str:
         return self._active.id
+
+    @property
+    def inputs(self) -> dict[str, Artifact]:
+        """The step's input artifacts by key, those not passed as arguments too
+        (``ctx.inputs["settings"].path`` is that file)."""
+        return self._active.inputs
 
     def output_path(self, key: str) -> Path:
         """Where the output declared as ``key`` in ``output_paths`` must be written."""
