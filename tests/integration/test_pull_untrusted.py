@@ -251,3 +251,39 @@ def test_a_missing_output_inside_the_run_directory_is_still_restored(tmp_path: P
         path = tracker.artifact_path(logged)
         path.unlink()
         assert tracker.artifact_path(logged).read_bytes() == PAYLOAD
+
+
+def test_a_publication_cannot_re_point_an_artifact_this_machine_knows(tmp_path: Path) -> None:
+    """The catalog keys artifacts by id: a crafted snapshot reusing a local artifact's id
+    with another location or content is refused, and the local artifact stays as it was."""
+    store = str(tmp_path / "blobs")
+    with honest_machine(tmp_path / "b", store) as b:
+        with b.start_run("local-run", "export") as run:
+            (run.workspace / "out.txt").write_text("mine\n")
+            mine = run.log_output(run.workspace / "out.txt", "out")
+        publish_honest_run(tmp_path, store)
+        honest = json.loads(b.blobs.read_named("snapshots/honest.json"))
+        for run_id, change in (
+            ("evil-repoint", {"uri": "runs://local-run/consist.json"}),
+            ("evil-rehash", {"content_hash": "0" * 64}),
+        ):
+            doc = copy.deepcopy(honest)
+            doc["run"]["id"] = run_id
+            for link in doc["links"]:
+                link["run_id"] = run_id
+            output = output_of(doc)
+            output.update(
+                {"id": mine.id, "producer_run_id": "local-run", "uri": mine.uri, **change}
+            )
+            for link in doc["links"]:
+                if link["direction"] == "output":
+                    link["artifact_id"] = mine.id
+            b.blobs.write_named(f"snapshots/{run_id}.json", json.dumps(doc).encode())
+        report = b.pull()
+        assert report.imported == ["honest"]
+        assert sorted(report.refused) == ["evil-rehash", "evil-repoint"]
+        assert report.reasons["evil-repoint"].startswith("artifacts[1].id: reuses the id")
+        assert "content_hash" in report.reasons["evil-rehash"]
+        b.flush()
+        assert b.get_artifact(mine.id).uri == mine.uri
+        assert b.catalog.get_artifact(mine.id).content_hash == mine.content_hash

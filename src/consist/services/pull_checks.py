@@ -10,7 +10,10 @@ imported it must
 3. name only locations that stay where they belong: no control characters, no
    ``..`` segment (also percent-encoded), no absolute part after ``name://``, and
    no ``file://`` location for an artifact that a run produced (its bytes come
-   from the blob store, and would be written there).
+   from the blob store, and would be written there);
+4. not redefine an artifact this machine knows: an artifact id already in the
+   catalog must come with the same location, content hash and producer
+   (:func:`check_known_artifacts`), or the publication would re-point it.
 
 A refusal is an :class:`UntrustedSnapshot` naming the run, the field and why.
 """
@@ -22,17 +25,23 @@ import json
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
-from consist.domain import RunRecord
-from consist.domain.errors import InvalidInput, UntrustedSnapshot
+from consist.domain import Artifact, RunRecord
+from consist.domain.errors import ArtifactNotFound, InvalidInput, UntrustedSnapshot
 from consist.domain.mount import FILE_SCHEME
 from consist.services.snapshots import check_run_id
 
-__all__ = ["SCHEMA_RESOURCE", "check_published", "snapshot_schema", "unsafe_uri_reason"]
+__all__ = [
+    "SCHEMA_RESOURCE",
+    "check_known_artifacts",
+    "check_published",
+    "snapshot_schema",
+    "unsafe_uri_reason",
+]
 
 SCHEMA_RESOURCE = "schemas/snapshot-v1.json"
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.DOTALL)
@@ -202,3 +211,30 @@ def _fully_unquoted(text: str) -> str:
             return decoded
         text = decoded
     return text
+
+
+def check_known_artifacts(record: RunRecord, known: Callable[[str], Artifact]) -> None:
+    """Refuse a record that gives an artifact id this machine knows another identity.
+
+    ``known(artifact_id)`` returns the local artifact or raises ``ArtifactNotFound``.
+    An artifact shared back and forth (pulled here, used there, published again)
+    comes back with the same location, content hash and producer, and passes.
+
+    Raises
+    ------
+    UntrustedSnapshot
+        Naming the artifact's index and which identity field differs.
+    """
+    for i, artifact in enumerate(record.artifacts):
+        try:
+            local = known(artifact.id)
+        except ArtifactNotFound:
+            continue
+        for name in ("uri", "content_hash", "producer_run_id"):
+            if getattr(local, name) != getattr(artifact, name):
+                raise UntrustedSnapshot(
+                    record.run.id,
+                    f"artifacts[{i}].id",
+                    f"reuses the id of artifact {local.key!r} known here with another "
+                    f"{name} ({getattr(local, name)!r}, not {getattr(artifact, name)!r})",
+                )

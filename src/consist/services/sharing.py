@@ -39,7 +39,7 @@ from consist.domain.errors import (
 )
 from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
 from consist.services.archive import get_tree, manifest_digest, put_tree, read_manifest
-from consist.services.pull_checks import check_published
+from consist.services.pull_checks import check_known_artifacts, check_published
 from consist.services.snapshots import check_run_id, snapshot_document
 
 if TYPE_CHECKING:
@@ -431,7 +431,7 @@ def pull(tracker: Tracker, run_ids: Iterable[str] | None = None) -> PullReport:
             report.unchanged.append(run_id)  # imported from this very publication
             continue
         payload = store.read_named(name)
-        record = _parse(payload, run_id, report)
+        record = _parse(tracker, payload, run_id, report)
         if record is None:
             continue
         if local is not None and publishable(local) == payload:
@@ -480,9 +480,11 @@ def source_of(store: object) -> str:
     return _USERINFO.sub("//", url).partition("?")[0].partition("#")[0]
 
 
-def _parse(payload: bytes, run_id: str, report: PullReport) -> RunRecord | None:
+def _parse(tracker: Tracker, payload: bytes, run_id: str, report: PullReport) -> RunRecord | None:
     try:
-        return check_published(payload, run_id)
+        record = check_published(payload, run_id)
+        check_known_artifacts(record, tracker.get_artifact)
+        return record
     except UntrustedSnapshot as exc:
         logger.warning("pull: %s", exc)
         report.refused.append(run_id)
