@@ -205,24 +205,35 @@ def run_query(
 
 
 def load(
-    artifact: Artifact | str | os.PathLike[str], *, tracker: Tracker | None = None, **options: Any
+    artifact: Artifact | str | os.PathLike[str],
+    *,
+    tracker: Tracker | None = None,
+    as_: Any = None,
+    **options: Any,
 ) -> Any:
     """Read an artifact by its driver: Parquet/CSV/JSON/Feather to a DataFrame,
     Zarr/NetCDF to an xarray Dataset.
+
+    A table comes back as the kind it was written from (a pandas frame with its
+    index, a polars frame, an Arrow table), or as ``as_``: ``"pandas"``,
+    ``"polars"``, ``"arrow"`` or one of their classes. Files Consist did not
+    write are read as pandas unless ``as_`` says otherwise.
 
     Raises
     ------
     MissingFile
         If the file is gone; the message says which run wrote it and how to recover.
+    InvalidInput
+        For an unknown ``as_``, or ``as_`` on a file that is not a table.
     """
     if not isinstance(artifact, Artifact):
         path = Path(artifact)
-        return loaders.read(path, loaders.infer_driver(path), **options)
+        return loaders.read(path, loaders.infer_driver(path), as_=as_, **options)
     try:
         owner = owners.tracker_for(artifact, tracker, "consist.load")
     except NoActiveTracker:
         # Without a tracker only the path recorded on this machine can be tried.
         if artifact.abs_path is None or not Path(artifact.abs_path).exists():
             raise
-        return loaders.read(Path(artifact.abs_path), artifact.driver, **options)
-    return loaders.read(owner.artifact_path(artifact), artifact.driver, **options)
+        return loaders.read(Path(artifact.abs_path), artifact.driver, as_=as_, **options)
+    return loaders.read(owner.artifact_path(artifact), artifact.driver, as_=as_, **options)

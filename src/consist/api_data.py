@@ -14,6 +14,7 @@ from consist.domain import Artifact
 from consist.domain.errors import InvalidInput, MissingFile
 from consist.services import loaders, owners
 from consist.services.context import current_tracker
+from consist.services.frames import requested_kind
 from consist.services.tracker import Tracker
 
 __all__ = ["DB_FALLBACK", "export_schema", "ingest", "load_df"]
@@ -39,7 +40,7 @@ def load_df(
     *,
     db_fallback: str = "if_missing",
     tracker: Tracker | None = None,
-    as_: str = "pandas",
+    as_: Any = None,
     **options: Any,
 ) -> Any:
     """A tabular artifact as a DataFrame, from its file or from its ingested rows.
@@ -55,8 +56,9 @@ def load_df(
     tracker
         The tracker to use; the active one by default.
     as_
-        ``"pandas"`` (default), ``"arrow"`` or ``"polars"`` for rows from the database.
-        Files are read by their driver's reader (pandas).
+        ``"pandas"``, ``"arrow"`` or ``"polars"`` (or one of their classes). By
+        default a file comes back as the kind it was written from (pandas for
+        files Consist did not write), and rows from the database as pandas.
     **options
         Passed to the file reader (``pandas.read_parquet`` and the like).
 
@@ -70,6 +72,7 @@ def load_df(
     """
     if db_fallback not in DB_FALLBACK:
         raise InvalidInput(f"db_fallback must be one of {DB_FALLBACK}, not {db_fallback!r}")
+    kind = requested_kind(as_)
     owner = owners.tracker_for(artifact, tracker, "consist.load_df")
     found = owner.resolve_artifact(artifact)
     if found.driver not in _TABULAR:
@@ -79,13 +82,13 @@ def load_df(
         )
     ingested = owner.ingestion_of(found) if db_fallback != "never" else None
     if db_fallback == "always" and ingested is not None:
-        return owner.read_ingested(found, as_)
+        return owner.read_ingested(found, kind or "pandas")
     path = _existing_file(owner, found)
     if path is not None:
-        return loaders.read(path, found.driver, **options)
+        return loaders.read(path, found.driver, as_=kind, **options)
     if ingested is not None:
         logger.info("file of %r is gone; reading its ingested rows", found.key)
-        return owner.read_ingested(found, as_)
+        return owner.read_ingested(found, kind or "pandas")
     raise MissingFile(_missing_message(found, db_fallback, ingested is not None))
 
 

@@ -29,6 +29,7 @@ from consist.domain.errors import (
 from consist.ports.execute import CallTask
 from consist.services import hydration
 from consist.services.capture import capture_changed, file_states
+from consist.services.frames import hinted_kinds
 from consist.services.restore_targets import check_restore_target
 from consist.services.step_io import (
     InputResolver,
@@ -423,11 +424,14 @@ def _kwargs(
     assert request.fn is not None
     accepted, takes_any = accepted_parameters(request.fn)
     wants_path = path_parameters(request.fn) if request.load_inputs else set()
+    wants_kind = hinted_kinds(request.fn) if request.load_inputs else {}
     kwargs: dict[str, Any] = {}
     for step_input in inputs:
         if step_input.key in accepted or (takes_any and step_input.as_kwarg):
             load = request.load_inputs and step_input.key not in wants_path
-            kwargs[step_input.key] = input_value(tracker, step_input, linked[step_input.key], load)
+            kwargs[step_input.key] = input_value(
+                tracker, step_input, linked[step_input.key], load, wants_kind.get(step_input.key)
+            )
         # Any other key is identity-only: hashed and linked, reachable as ctx.inputs[key].
     if "config" in accepted and request.config is not None:
         kwargs["config"] = request.config

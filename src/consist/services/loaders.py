@@ -46,9 +46,9 @@ def infer_driver(path: Path) -> str:
 
 
 def _parquet(path: Path, **kw: Any) -> Any:
-    import pandas as pd
+    from consist.services.frames import read_parquet
 
-    return pd.read_parquet(path, **kw)
+    return read_parquet(path, **kw)
 
 
 def _csv(path: Path, **kw: Any) -> Any:
@@ -109,13 +109,22 @@ READERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def read(path: Path, driver: str, **options: Any) -> Any:
+# Drivers whose reader gives a table, which ``as_`` may turn into another kind.
+TABLE_DRIVERS = ("csv", "feather", "h5", "json", "parquet")
+
+
+def read(path: Path, driver: str, as_: Any = None, **options: Any) -> Any:
     """Read ``path`` with the reader for ``driver``.
+
+    ``as_`` (``"pandas"``, ``"polars"``, ``"arrow"`` or one of their table
+    classes) picks the kind of table; by default a Parquet file Consist wrote
+    comes back as the kind it was written from, and other tables as pandas.
 
     Raises
     ------
     InvalidInput
-        If no reader exists for the driver (``directory`` and ``other`` have none).
+        If no reader exists for the driver (``directory`` and ``other`` have none),
+        or ``as_`` is given for a file that is not a table.
     """
     reader = READERS.get(driver)
     if reader is None:
@@ -123,4 +132,16 @@ def read(path: Path, driver: str, **options: Any) -> Any:
             f"no reader for driver {driver!r} ({path}); readable drivers: "
             f"{', '.join(sorted(READERS))}. Open the file yourself from artifact.path"
         )
-    return reader(path, **options)
+    if as_ is None:
+        return reader(path, **options)
+    from consist.services import frames
+
+    kind = frames.requested_kind(as_) or "pandas"  # not None: as_ was given
+    if driver not in TABLE_DRIVERS:
+        raise InvalidInput(
+            f"as_={as_!r} applies to tables; {path.name} has driver {driver!r}, "
+            "which is read as it is"
+        )
+    if driver == "parquet":
+        return reader(path, as_=kind, **options)
+    return frames.convert(reader(path, **options), kind)

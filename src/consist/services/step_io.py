@@ -142,11 +142,18 @@ def _is_path_hint(hint: Any) -> bool:
     )
 
 
-def input_value(tracker: Tracker, step_input: StepInput, artifact: Artifact, load: bool) -> Any:
-    """What the step function receives for an input: loaded data or a Path."""
+def input_value(
+    tracker: Tracker, step_input: StepInput, artifact: Artifact, load: bool, as_: str | None = None
+) -> Any:
+    """What the step function receives for an input: loaded data or a Path.
+
+    ``as_`` is the table kind the parameter's type hint asks for (see
+    ``frames.hinted_kinds``); it applies only to tables.
+    """
     path = tracker.artifact_path(artifact) if step_input.path is None else step_input.path
     if load and artifact.driver in loaders.READERS:
-        return loaders.read(path, artifact.driver)
+        wanted = as_ if artifact.driver in loaders.TABLE_DRIVERS else None
+        return loaders.read(path, artifact.driver, as_=wanted)
     return path
 
 

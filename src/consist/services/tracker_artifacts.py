@@ -216,21 +216,10 @@ def safe_file_stem(key: str) -> str:
 
 
 def write_parquet(df: Any, path: Path) -> None:
-    """Write a pandas, polars or pyarrow table to Parquet."""
-    module = type(df).__module__.split(".")[0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if module == "pandas":
-        df.to_parquet(path, index=False)
-    elif module == "polars":
-        df.write_parquet(path)
-    elif module == "pyarrow":
-        import pyarrow.parquet as pq
+    """Write a pandas, polars or pyarrow table to Parquet (index and library kept)."""
+    from consist.services.frames import write_parquet as write
 
-        pq.write_table(df, path)
-    else:
-        raise InvalidInput(
-            f"log_dataframe takes a pandas, polars or pyarrow table, not {type(df).__name__}"
-        )
+    write(df, path)
 
 
 def missing_artifact_message(artifact: Artifact, path: Path) -> str:
