@@ -287,3 +287,30 @@ def test_a_publication_cannot_re_point_an_artifact_this_machine_knows(tmp_path: 
         b.flush()
         assert b.get_artifact(mine.id).uri == mine.uri
         assert b.catalog.get_artifact(mine.id).content_hash == mine.content_hash
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"\xff\xfe not json", "not usable JSON"),
+        (b"[1, 2]", "snapshot schema"),
+        (b'{"format": 2, "run": {}, "artifacts": [], "links": []}', "snapshot schema"),
+    ],
+)
+def test_garbage_publications_are_refused_as_our_error(payload: bytes, reason: str) -> None:
+    with pytest.raises(UntrustedSnapshot, match=reason):
+        check_published(payload, "garbage")
+
+
+def test_a_deeply_nested_value_is_refused_naming_its_field(tmp_path: Path) -> None:
+    """Deeper than a local config may be (which would exhaust the stack later)."""
+    publish_honest_run(tmp_path, str(tmp_path / "blobs"))
+    doc = json.loads((tmp_path / "blobs" / "named" / "snapshots" / "honest.json").read_bytes())
+    deep: dict[str, Any] = {}
+    doc["run"]["meta"]["deep"] = deep
+    for _ in range(800):
+        deep["x"] = deep = {}
+    with pytest.raises(UntrustedSnapshot, match="nested more than") as caught:
+        check_published(json.dumps(doc).encode(), "honest")
+    assert caught.value.field.startswith("run.meta.deep.x.x")

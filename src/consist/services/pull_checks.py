@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
-from consist.domain import Artifact, RunRecord
+from consist.domain import Artifact, RunRecord, canonical
 from consist.domain.errors import ArtifactNotFound, InvalidInput, UntrustedSnapshot
 from consist.domain.mount import FILE_SCHEME
 from consist.services.snapshots import check_run_id
@@ -86,8 +86,10 @@ def check_published(payload: bytes, run_id: str) -> RunRecord:
         raise UntrustedSnapshot(repr(run_id), "name", str(exc)) from None
     try:
         document = json.loads(payload)
-    except ValueError as exc:
-        raise UntrustedSnapshot(run_id, "(document)", f"not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise UntrustedSnapshot(run_id, "(document)", f"not usable JSON ({why})") from None
+    _check_depth(document, run_id)
     _check_schema(document, run_id)
     _check_identity(document, run_id)
     _check_locations(document, run_id)
@@ -95,6 +97,25 @@ def check_published(payload: bytes, run_id: str) -> RunRecord:
         return RunRecord.from_dict(document)
     except (ValueError, KeyError, TypeError) as exc:
         raise UntrustedSnapshot(run_id, "(document)", f"cannot be read ({exc})") from None
+
+
+def _check_depth(document: Any, run_id: str) -> None:
+    """Refuse values nested deeper than a local config may be (iteratively: no recursion)."""
+    limit = canonical.MAX_DEPTH + 3  # document -> run -> config -> the config's own levels
+    stack: list[tuple[Any, int, str]] = [(document, 0, "")]
+    while stack:
+        value, depth, field = stack.pop()
+        if depth > limit:
+            shown = field if len(field) <= 120 else field[:117] + "..."
+            raise UntrustedSnapshot(
+                run_id, shown, f"is nested more than {canonical.MAX_DEPTH} levels deep"
+            )
+        if isinstance(value, dict):
+            stack.extend(
+                (v, depth + 1, f"{field}.{k}" if field else str(k)) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{field}[{i}]") for i, v in enumerate(value))
 
 
 def _check_schema(document: Any, run_id: str) -> None:
