@@ -272,4 +272,3 @@ def test_configuration_strategies(workdir: Path, strategy: Callable[[Any], None]
     tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")
     strategy(tracker)
     tracker.close()
-
