@@ -20,7 +20,10 @@ from typer.testing import CliRunner
 
 import consist
 from consist.cli import app
+from consist.domain import RunRecord
+from consist.domain.errors import CatalogUnavailable
 from consist.domain.redaction import DEFAULT_SECRET_KEYS, REDACTED
+from consist.memory import InMemoryCatalog
 
 SECRETS = {
     "password": "pw-7f3a-consist-probe",
@@ -164,3 +167,22 @@ def test_manual_runs_and_traced_steps_hash_the_real_secret(tmp_path: Path) -> No
                 hits.append(step.cache_hit)
         assert hits == [False, True, False]
         assert t.get_run("s0").config == {"password": REDACTED}
+
+
+class UnreachableCatalog(InMemoryCatalog):
+    """A catalog whose errors quote its connection URL, password included."""
+
+    def record(self, record: RunRecord) -> None:
+        raise CatalogUnavailable("cannot reach postgresql://consist:hunter2@catalog-db/prov")
+
+
+def test_an_outbox_reason_quoting_a_url_stores_no_password(tmp_path: Path) -> None:
+    with consist.Tracker(
+        tmp_path / "runs", catalog=UnreachableCatalog(), background_writes=False
+    ) as tracker:
+        with tracker.start_run("parked", "export"):
+            pass
+        reasons = tracker.snapshots.pending_reasons()
+    assert reasons["parked"].endswith(f"postgresql://consist:{REDACTED}@catalog-db/prov")
+    for path, data in all_bytes(tmp_path):
+        assert b"hunter2" not in data, path

@@ -24,9 +24,11 @@ from consist.domain import Artifact, MountTable, RunRecord, RunStatus
 from consist.domain.checks import MAX_KEY_CHARS, check_int, check_text
 from consist.domain.errors import CatalogCorrupt, ConsistError, InvalidInput
 from consist.domain.mount import WORKSPACE
+from consist.domain.redaction import Redactor
 from consist.memory import write_atomically
 
 SNAPSHOT_NAME = "consist.json"
+_REASONS = Redactor.of()
 SNAPSHOT_FORMAT = 1
 _WORKSPACE_URI = f"{WORKSPACE}://"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@=-]{0,199}$")
@@ -137,8 +139,10 @@ class SnapshotStore:
 
     # -- the outbox: runs the catalog has not indexed yet --------------------------
     def mark_pending(self, run_id: str, reason: str = "") -> None:
-        """Park ``run_id`` in the outbox; ``reason`` says why the catalog did not take it."""
+        """Park ``run_id`` in the outbox; ``reason`` says why the catalog did not take it
+        (credentials in URLs masked: a catalog's error may quote its connection URL)."""
         self._pending.mkdir(parents=True, exist_ok=True)
+        reason = _REASONS.text(reason)
         (self._pending / run_id).write_text(reason, encoding="utf-8", errors="backslashreplace")
 
     def clear_pending(self, run_id: str) -> None:
