@@ -220,7 +220,7 @@ def record_return_value(
     """Turn what a step function returned into output artifacts of the run."""
     if value is None:
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping) and not _stored_whole(value):
         for key, item in value.items():
             record_output(tracker, active, str(key), item)
         return
@@ -235,6 +235,12 @@ def record_return_value(
         else (stem(Path(value)) if isinstance(value, (str, os.PathLike)) else step)
     )
     record_output(tracker, active, key, value)
+
+
+def _stored_whole(value: Any) -> bool:
+    """A data object that happens to be a Mapping (an xarray Dataset is one, keyed by
+    variable): one output, not one per item."""
+    return type(value).__module__.split(".")[0] in ("xarray", "pandas", "polars", "pyarrow")
 
 
 def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> Artifact:

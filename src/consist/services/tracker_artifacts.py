@@ -22,6 +22,7 @@ from consist.services.artifact_logging import direction_of, log_path
 from consist.services.catalog_reader import LayeredCatalog
 from consist.services.restore_targets import check_restore_target
 from consist.services.snapshots import SnapshotStore
+from consist.services.table_files import check_table_driver, table_path, write_table
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -125,10 +126,15 @@ class ArtifactLogging:
         *,
         schema: type | None = None,
         direction: str = "output",
+        driver: str = "parquet",
+        path: str | os.PathLike[str] | None = None,
         run: ActiveRun | None = None,
         **options: Any,
     ) -> Artifact:
-        """Write a pandas, polars or Arrow table as Parquet in the run directory and log it.
+        """Write a pandas, polars or Arrow table in the run directory and log it.
+
+        ``driver`` is ``"parquet"`` (default) or ``"csv"``; ``path`` writes it
+        elsewhere (a relative path is taken from the working directory).
 
         With ``schema`` (a pydantic or SQLModel class) the table's columns are
         checked against it first: a column it does not declare, a required one
@@ -136,18 +142,19 @@ class ArtifactLogging:
         nothing is written.
         """
         active = run or context.current_run("log_dataframe")
+        check_table_driver(driver)
         if schema is not None:
             from consist.services.ingestion import to_arrow
             from consist.services.validation import check_columns
 
             check_columns(to_arrow(df), schema)
-        path = active.workspace / f"{safe_file_stem(key)}.parquet"
-        write_parquet(df, path)
+        target = table_path(active.workspace, safe_file_stem(key), driver, path)
+        write_table(df, target, driver)
         meta = dict(options.pop("meta", None) or {})
         if schema is not None:
             meta["schema"] = schema.__name__
         return self.log_artifact(
-            path, key, direction, run=active, meta=meta, driver="parquet", **options
+            target, key, direction, run=active, meta=meta, driver=driver, **options
         )
 
     def find_produced_artifact(self, content_hash: str, path: Path) -> Artifact | None:
