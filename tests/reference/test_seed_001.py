@@ -220,7 +220,8 @@ def test_context_stack_example_finds_the_tracker(workdir: Path) -> None:
 
 
 def test_data_model_artifact_hash_is_the_sha256_of_the_bytes(workdir: Path) -> None:
-    """Data model: ``Artifact.hash`` is the SHA-256 content hash; Run keeps parent, year, tags."""
+    """Data model: ``Artifact.hash`` is the SHA-256 content hash; Run keeps parent, year,
+    tags; a RunArtifactLink ties them with its direction."""
     tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")
     Path("land_use.csv").write_text("zone,jobs\n1,10\n")
     with (
@@ -234,4 +235,11 @@ def test_data_model_artifact_hash_is_the_sha256_of_the_bytes(workdir: Path) -> N
     assert (run.parent_run_id, run.year, list(run.tags)) == ("baseline", 2030, ["draft"])
     links = tracker.get_artifacts_for_run(run.id)
     assert links.inputs["land_use"].hash == expected  # read back from the catalog
+    (link,) = tracker.get_record(run.id).links  # RunArtifactLink: run, artifact, direction
+    assert (link.run_id, link.artifact_id, link.direction, link.key) == (
+        run.id,
+        artifact.id,
+        "input",
+        "land_use",
+    )
     tracker.close()
