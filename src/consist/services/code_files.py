@@ -124,7 +124,7 @@ class Project:
     search: tuple[str, ...]
 
     def holds(self, path: str) -> bool:
-        return any(_under(path, root) for root in self.roots) and not _installed(path)
+        return any(_under(path, root) for root in self.roots) and not is_installed(path)
 
     def relative(self, path: str) -> str:
         for root in self.roots:
@@ -146,12 +146,12 @@ def project_of(entry: str, extra_roots: Iterable[str] = ()) -> Project:
     while os.path.isfile(os.path.join(directory, "__init__.py")):
         top = directory
         directory = os.path.dirname(directory)
-    own_root = top if _installed(directory) else directory
+    own_root = top if is_installed(directory) else directory
     roots = tuple(dict.fromkeys([own_root, *(os.path.realpath(r) for r in extra_roots)]))
     search = [directory]
     for entry_dir in sys.path:
         absolute = os.path.realpath(entry_dir or os.curdir)
-        if any(_under(absolute, root) for root in roots) and not _installed(absolute):
+        if any(_under(absolute, root) for root in roots) and not is_installed(absolute):
             search.append(absolute)
     return Project(roots, tuple(dict.fromkeys(search)))
 
@@ -243,7 +243,7 @@ def _installed_roots() -> tuple[str, ...]:
 _INSTALLED_ROOTS = _installed_roots()
 
 
-def _installed(path: str) -> bool:
+def is_installed(path: str) -> bool:
     """Standard library or an installed package: never project code."""
     if _INSTALLED_PARTS.intersection(path.split(os.sep)):
         return True

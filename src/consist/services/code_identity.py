@@ -36,7 +36,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 import attrs
@@ -225,14 +225,21 @@ def _code_of(fn: Callable[..., Any]) -> tuple[CodeType | None, str | None]:
 
 
 def _caller_code() -> CodeType | None:
-    """The code that opened a manual run: the first frame outside Consist."""
-    frame = sys._getframe(1)
+    """The code that opened a manual run: the first frame outside Consist.
+
+    Frames of installed packages (a CLI framework, say) are passed over too,
+    unless nothing else is on the stack.
+    """
+    fallback = None
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
-        if not (name == "consist" or name.startswith("consist.") or name == "contextlib"):
-            return frame.f_code
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
+        if not (name == "consist" or name.startswith("consist.")):
+            if not code_files.is_installed(frame.f_code.co_filename):
+                return frame.f_code
+            fallback = fallback or frame.f_code
+        frame = frame.f_back
+    return fallback
 
 
 _NO_SOURCE = (
