@@ -460,3 +460,38 @@ def test_cross_run_queries_with_views(workdir: Path) -> None:
     }
     tracker.close()
     shutil.rmtree(workdir / "runs")
+
+
+# -- Generating schemas from captured data: the log_artifact options the text names ----
+
+
+def test_log_artifact_schema_capture_and_content_hash_options(tracker: Tracker) -> None:
+    """profile_file_schema / file_schema_sample_rows, content_hash=, force_hash_override,
+    validate_content_hash: each does what the paragraph says."""
+    from consist.domain.errors import HashConflict
+
+    pd.DataFrame({"person_id": [1, 2], "age": [30, 41]}).to_csv("persons.csv", index=False)
+    Path("moved.csv").write_bytes(Path("persons.csv").read_bytes())
+    with tracker.start_run("schemas") as run:
+        profiled = run.log_artifact(
+            "persons.csv", key="persons", profile_file_schema=True, file_schema_sample_rows=10
+        )
+        known = profiled.content_hash
+        # "pass content_hash= ... to reuse it without re-hashing the file"
+        reused = run.log_artifact("moved.csv", key="moved", content_hash=known)
+        # "will not overwrite an existing, different hash unless force_hash_override=True"
+        with pytest.raises(HashConflict):
+            run.log_artifact("persons.csv", key="wrong", content_hash="0" * 64)
+        forced = run.log_artifact(
+            "persons.csv", key="forced", content_hash="0" * 64, force_hash_override=True
+        )
+        # "To verify the hash against disk, use validate_content_hash=True"
+        with pytest.raises(HashConflict):
+            run.log_artifact(
+                "moved.csv", key="checked", content_hash="1" * 64, validate_content_hash=True
+            )
+    assert [c["name"] for c in profiled.meta["file_schema"]] == ["person_id", "age"]
+    assert reused.content_hash == known and forced.content_hash == "0" * 64
+    Path("persons.csv").unlink()  # "remain available even if the original files ... are deleted"
+    stored = tracker.get_artifacts_for_run("schemas").outputs["persons"]
+    assert [c["name"] for c in stored.meta["file_schema"]] == ["person_id", "age"]

@@ -229,6 +229,21 @@ def test_passing_data_with_the_coupler(tracker: Tracker) -> None:
         pd.testing.assert_frame_equal(persons, run_model(year, POPULATION))
     assert tracker.get_run("baseline").model == "travel_demand"
 
+    # "If the population artifact hasn't changed, this step's cache is still valid":
+    # the same block again records every step as a hit (trace blocks still execute).
+    with use_tracker(tracker):
+        with consist.scenario("baseline", model="travel_demand") as again:
+            with again.trace(name="initialize", run_id="baseline_init"):
+                consist.log_dataframe(load_population(), key="population")
+            for year in [2020, 2030, 2040]:
+                with again.trace(
+                    name="simulate", run_id=f"baseline_{year}", year=year, inputs=["population"]
+                ):
+                    df_pop = consist.load(again.coupler.require("population"))
+                    consist.log_dataframe(run_model(year, df_pop), key="persons")
+    assert [s["cache_hit"] for s in again.steps] == [True] * 4
+    assert [s["run_id"] for s in again.steps][:2] == ["baseline_init@2", "baseline_2020@2"]
+
 
 def test_simpler_alternative_auto_load_inputs_with_sc_run(tracker: Tracker) -> None:
     """``sc.run`` loads ``population`` into the parameter; config carries the year."""
