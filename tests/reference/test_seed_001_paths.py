@@ -140,3 +140,24 @@ def test_snapshots_are_portable_the_run_dir_is_recorded_once(data_root: Path) ->
     assert Path(outputs["trips"].path or "").read_text() == "trip\n1\n"
     assert again.resolve_path(outputs["frame"]).is_file()
     again.close()
+
+
+def test_a_step_input_given_as_a_mount_uri_resolves_the_same_way(data_root: Path) -> None:
+    """``tracker.run(..., inputs={"land_use": "inputs://land_use.csv"})`` reads the mounted
+    file; a URI escaping the mount is refused before the step runs."""
+    tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb", mounts={"inputs": data_root})
+    seen: list[str] = []
+
+    def count(land_use: Path) -> None:
+        seen.append(Path(land_use).read_text())
+
+    result = tracker.run(count, inputs={"land_use": "inputs://land_use.csv"}, load_inputs=False)
+    assert seen == [(data_root / "land_use.csv").read_text()]
+    assert tracker.get_artifacts_for_run(result.run_id).inputs["land_use"].uri == (
+        "inputs://land_use.csv"
+    )
+    (data_root.parent / "secret.csv").write_text("password\n")
+    with pytest.raises(PathEscapesMount):
+        tracker.run(count, inputs={"land_use": "inputs://%2e%2e/secret.csv"}, load_inputs=False)
+    assert len(seen) == 1
+    tracker.close()

@@ -14,6 +14,7 @@ import attrs
 
 from consist.domain import Artifact, Direction
 from consist.domain.errors import InvalidInput, MissingInputFile, MissingOutputFile
+from consist.domain.mount import URI_PATTERN
 from consist.services import loaders
 from consist.services.capture import (
     OutputCapture,
@@ -74,15 +75,19 @@ def _resolve_one(
         artifact = resolver(value)
         if artifact is not None:
             return StepInput(key or value, artifact=artifact, as_kwarg=as_kwarg)
-    if isinstance(value, (str, os.PathLike)):
+    if isinstance(value, str) and URI_PATTERN.match(value):
+        path = tracker.mounts.to_path(value)  # refuses a URI that escapes its mount
+    elif isinstance(value, os.PathLike | str):
         path = Path(os.path.abspath(os.fspath(value)))
-        if not path.exists():
-            hint = " (nor a coupler key)" if resolver is not None and isinstance(value, str) else ""
-            raise MissingInputFile(f"input {key or value!r}: {path} does not exist{hint}")
-        return StepInput(key or stem(path), path=path, as_kwarg=as_kwarg)
-    raise InvalidInput(
-        f"input {key!r}: expected a path, an Artifact or a coupler key, not {type(value).__name__}"
-    )
+    else:
+        raise InvalidInput(
+            f"input {key!r}: expected a path, an Artifact or a coupler key, "
+            f"not {type(value).__name__}"
+        )
+    if not path.exists():
+        hint = " (nor a coupler key)" if resolver is not None and isinstance(value, str) else ""
+        raise MissingInputFile(f"input {key or value!r}: {path} does not exist{hint}")
+    return StepInput(key or stem(path), path=path, as_kwarg=as_kwarg)
 
 
 def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
