@@ -141,7 +141,7 @@ def _is_path_hint(hint: Any) -> bool:
     if isinstance(hint, str):
         return hint.rsplit(".", 1)[-1].split("[", 1)[0] in _PATH_NAMES
     choices = typing.get_args(hint) if typing.get_origin(hint) in (Union, UnionType) else (hint,)
-    choices = tuple(c for c in choices if c is not type(None))
+    choices = tuple(typing.get_origin(c) or c for c in choices if c is not type(None))
     return bool(choices) and all(
         isinstance(c, type) and issubclass(c, _PATH_TYPES) for c in choices
     )
