@@ -165,11 +165,11 @@ def _table_settings(tables: Any, catalog: Any, run_dir: Any) -> TableSettings:
     url = catalog if isinstance(catalog, str) else getattr(catalog, "url", None)
     if isinstance(url, str) and (url.startswith("memory:") or ":memory:" in url):
         return TableSettings(url="duckdb://:memory:")
-    data_file = _data_file_beside(url) or Path(os.path.abspath(run_dir)) / "consist-data.duckdb"
+    data_file = data_file_beside(url) or Path(os.path.abspath(run_dir)) / "consist-data.duckdb"
     return TableSettings(url=f"duckdb://{data_file.as_posix()}")
 
 
-def _data_file_beside(url: Any) -> Path | None:
+def data_file_beside(url: Any) -> Path | None:
     """``/x/prov.data.duckdb`` for ``sqlite:///x/prov.sqlite``; None for a URL naming no file."""
     if not isinstance(url, str) or not url.startswith("sqlite://"):
         return None

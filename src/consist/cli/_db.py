@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,11 +23,10 @@ from consist.cli._common import (
     locate,
     open_tracker,
     reports_errors,
-    table,
     tracker_for,
 )
 from consist.cli._sharing import print_pull
-from consist.ports import SupportsIntegrityCheck, SupportsVacuum
+from consist.ports import SupportsVacuum
 
 app = typer.Typer(help="Catalog maintenance: sync, rebuild, check, vacuum.", no_args_is_help=True)
 
@@ -138,45 +138,84 @@ def rebuild_command(
     _exit_if_skipped(skipped)
 
 
-def _snapshot_diff(tracker: Any) -> dict[str, list[str]]:
-    snapshot_ids = {path.parent.name for path in tracker.snapshots.paths()}
-    catalog_ids = set(tracker.catalog.run_ids())
-    return {
-        "not_in_catalog": sorted(snapshot_ids - catalog_ids),
-        "without_snapshot": sorted(catalog_ids - snapshot_ids),
-        "pending_writes": sorted(tracker.snapshots.pending()),
-    }
-
-
 @app.command("check")
 @reports_errors
 def check_command(
     catalog: CatalogOption = None, run_dir: RunDirOption = None, as_json: JsonOption = False
 ) -> None:
-    """Check the catalog's integrity and compare it with the snapshots (exit 1 on problems)."""
-    with tracker_for(catalog, run_dir) as tracker:
-        tracker.flush()
-        store: Any = tracker.catalog
-        checks = isinstance(store, SupportsIntegrityCheck)
-        problems = list(store.check()) if checks else []
-        diff = _snapshot_diff(tracker)
-    healthy = not problems and not any(diff.values())
+    """Read the whole catalog file and compare it with the snapshots (exit 1 on any finding).
+
+    The catalog is opened on its own, without a Tracker, so nothing is synced,
+    replayed or rebuilt before it is looked at.
+    """
+    from consist.container import build_catalog, build_tables
+    from consist.services.catalog_check import check_catalog
+    from consist.services.snapshots import SnapshotStore
+    from consist.tracking import data_file_beside
+
+    location = locate(catalog, run_dir)
+    if location.catalog_file is not None and not location.catalog_file.exists():
+        raise CliError(f"no catalog at {location.catalog_file}; nothing to check")
+    if not location.run_dir.is_dir():
+        raise CliError(f"no run directory at {location.run_dir}; pass --run-dir")
+    # A DuckDB catalog holds the ingested tables itself; a SQLite one keeps them beside it.
+    data_file = data_file_beside(location.catalog_url)
+    report = check_catalog(
+        lambda: build_catalog(location.catalog_url),
+        SnapshotStore(location.run_dir),
+        (lambda: build_tables(f"duckdb://{data_file}"))
+        if data_file is not None and data_file.exists()
+        else None,
+    )
     if as_json:
-        emit_json({"healthy": healthy, "integrity_checked": checks, "problems": problems, **diff})
+        emit_json(report.to_dict())
     else:
-        rows = [["catalog integrity", "; ".join(problems) or ("ok" if checks else "not offered")]]
-        rows += [
-            ["snapshots not in the catalog", ", ".join(diff["not_in_catalog"]) or "none"],
-            ["catalog runs without a snapshot", ", ".join(diff["without_snapshot"]) or "none"],
-            ["catalog writes pending", ", ".join(diff["pending_writes"]) or "none"],
-        ]
-        console.print(table("catalog check", ["check", "result"], rows))
-        if diff["not_in_catalog"] or diff["pending_writes"]:
-            console.print("fix: `consist db sync` indexes the missing snapshots")
-        if problems:
-            console.print("fix: `consist db rebuild` recreates the catalog from the snapshots")
-    if not healthy:
+        _print_check(report, location.catalog_file or location.catalog_url)
+    if not report.healthy:
         raise typer.Exit(1)
+
+
+def _print_check(report: Any, where: Any) -> None:
+    """The report as short lines that fit 80 columns: one per finding, then the fixes."""
+
+    def section(title: str, items: list[str]) -> None:
+        mark = "ok  " if not items else "FAIL"
+        console.print(f"{mark} {title}" + ("" if not items else f" ({len(items)})"))
+        for item in items[:20]:
+            # Wrapped here, with a hanging indent, so the report reads well at 80 columns.
+            text = textwrap.fill(item, width=78, initial_indent="  - ", subsequent_indent="    ")
+            console.print(text, markup=False, soft_wrap=True)
+        if len(items) > 20:
+            console.print(f"  ... and {len(items) - 20} more (--json lists them all)")
+
+    console.print(f"checking {where}")
+    if report.integrity_checked:
+        section("catalog file readable and consistent", list(report.problems))
+    else:
+        console.print("-    catalog file: this adapter offers no integrity check")
+        if report.problems:
+            section("catalog file", list(report.problems))
+    if report.compared:
+        section("every snapshot is in the catalog", list(report.not_in_catalog))
+        section("every catalog run has a snapshot", list(report.without_snapshot))
+        section(
+            "run status agrees",
+            [
+                f"{m.run_id}: snapshot {m.snapshot}, catalog {m.catalog}"
+                for m in report.status_mismatches
+            ],
+        )
+        section("every snapshot is readable", list(report.unreadable_snapshots))
+    else:
+        console.print("FAIL snapshots not compared: the catalog could not be read")
+    section("no catalog writes pending", list(report.pending_writes))
+    if report.healthy:
+        console.print("healthy")
+        return
+    if report.problems or not report.compared:
+        console.print("fix: `consist db rebuild` recreates the catalog from the snapshots")
+    elif report.not_in_catalog or report.pending_writes or report.status_mismatches:
+        console.print("fix: `consist db sync` indexes snapshots the catalog lacks")
 
 
 @app.command("vacuum")

@@ -21,7 +21,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar, cast
 
 from consist.domain.errors import CatalogLocked, InvalidInput
-from consist.ports import SupportsChangeToken, SupportsFsspecFiles, TableStore
+from consist.ports import (
+    SupportsChangeToken,
+    SupportsFsspecFiles,
+    SupportsIntegrityCheck,
+    TableStore,
+)
 
 __all__ = ["LeasedTableStore"]
 
@@ -189,6 +194,12 @@ class LeasedTableStore:
 
     def tables(self) -> list[str]:
         return self._call(lambda s: s.tables())
+
+    def check(self) -> list[str]:
+        """The store's own integrity check, when it offers one (``SupportsIntegrityCheck``)."""
+        return self._call(
+            lambda s: list(s.check()) if isinstance(s, SupportsIntegrityCheck) else []
+        )
 
     def close(self) -> None:
         """Close the store now; safe to call twice.

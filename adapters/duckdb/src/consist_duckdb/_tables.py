@@ -16,6 +16,7 @@ from consist.services.sql_names import quote_identifier, validate_view_name
 
 from ._connection import LeasedDatabase, attach_filesystem
 from ._sql import database_of, reads_only, translated
+from ._verify import unreadable_parts
 
 __all__ = ["ARTIFACT_COLUMN", "DuckDBTableStore"]
 
@@ -269,6 +270,11 @@ class DuckDBTableStore:
             # DuckDB 1.4 renamed Relation.arrow() to to_arrow_table().
             fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
             return fetch()
+
+    def check(self) -> list[str]:
+        """Tables and indexes of the file that cannot be read (``SupportsIntegrityCheck``)."""
+        with translated("checking the data file"), self._use(write=False) as con:
+            return unreadable_parts(con)
 
     def tables(self) -> list[str]:
         """Names of the ingested tables (those with a ``consist_artifact_id`` column), sorted."""
