@@ -129,8 +129,21 @@ def check_text(
     return value
 
 
-def check_int(value: Any, what: str, *, optional: bool = False, minimum: int | None = None) -> Any:
-    """Return ``value`` if it is an ``int`` (not a bool), at least ``minimum``."""
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def check_int(
+    value: Any,
+    what: str,
+    *,
+    optional: bool = False,
+    minimum: int | None = INT64[0],
+    maximum: int | None = INT64[1],
+) -> Any:
+    """Return ``value`` if it is an ``int`` (not a bool) from ``minimum`` to ``maximum``.
+
+    The default range is a 64-bit integer, what every catalog column holds.
+    """
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -138,6 +151,8 @@ def check_int(value: Any, what: str, *, optional: bool = False, minimum: int | N
         raise InvalidInput(f"{what} must be {expected}, not {type(value).__name__} {value!r:.80}")
     if minimum is not None and value < minimum:
         raise InvalidInput(f"{what} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"{what} must be at most {maximum}, not {value}")
     return value
 
 

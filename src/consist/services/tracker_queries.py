@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from consist.domain import Artifact, Direction, Run, RunQuery, RunRecord
+from consist.domain.checks import check_int, check_text
 from consist.domain.errors import ArtifactNotFound, InvalidInput, RunNotFound
 from consist.services import lineage, owners
 from consist.services.catalog_reader import LayeredCatalog
@@ -20,6 +21,11 @@ from consist.services.lineage import LineageNode
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
+
+
+def _lookup_text(value: Any, what: str) -> str:
+    """An id or URI to look up: text a catalog engine can encode (an unknown one is NotFound)."""
+    return str(check_text(value, what, allow_empty=True, allow_control=True))
 
 
 @attrs.frozen
@@ -40,10 +46,10 @@ class RunQueries:
     # memory, the rest from the catalog; no waiting for background writes.
     def get_run(self, run_id: str) -> Run:
         """Raises RunNotFound."""
-        return self._reader.get_run(run_id)
+        return self._reader.get_run(_lookup_text(run_id, "run_id"))
 
     def get_record(self, run_id: str) -> RunRecord:
-        return self._reader.get_record(run_id)
+        return self._reader.get_record(_lookup_text(run_id, "run_id"))
 
     def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
         """Runs matching every filter, newest first; InvalidInput for an unknown or bad filter."""
@@ -59,9 +65,10 @@ class RunQueries:
         return self._reader.find_runs(query or RunQuery(**filters))
 
     def find_by_signature(self, signature: str) -> Run | None:
-        return self._reader.find_by_signature(signature)
+        return self._reader.find_by_signature(_lookup_text(signature, "signature"))
 
     def get_artifact(self, artifact_id: str) -> Artifact:
+        artifact_id = _lookup_text(artifact_id, "artifact_id")
         return self._handed_out(self._reader.get_artifact(artifact_id))
 
     def _find_artifacts(self, **filters: Any) -> list[Artifact]:
@@ -76,6 +83,8 @@ class RunQueries:
     def find_artifacts(
         self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
     ) -> list[Artifact]:
+        for name, value in (("key", key), ("uri", uri), ("content_hash", content_hash)):
+            check_text(value, f"find_artifacts({name}=...)", optional=True, allow_empty=True)
         return self._find_artifacts(key=key, uri=uri, content_hash=content_hash)
 
     def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
@@ -103,11 +112,18 @@ class RunQueries:
         """Lineage tree of a run or artifact: ``"upstream"`` (sources) or ``"downstream"``."""
         if direction not in ("upstream", "downstream"):
             raise InvalidInput(f"direction must be 'upstream' or 'downstream', not {direction!r}")
+        if isinstance(ref, str):
+            _lookup_text(ref, "lineage ref")
+        elif not isinstance(ref, Run | Artifact):
+            raise InvalidInput(
+                f"lineage takes a Run, an Artifact or an id, not {type(ref).__name__}"
+            )
+        check_int(max_depth, "max_depth", minimum=0)
         walk = lineage.upstream if direction == "upstream" else lineage.downstream
         return walk(cast("Tracker", self), ref, max_depth)
 
     def links_of_artifact(self, artifact_id: str) -> list[Any]:
-        return self._reader.links_of_artifact(artifact_id)
+        return self._reader.links_of_artifact(_lookup_text(artifact_id, "artifact_id"))
 
     def resolve_artifact(self, ref: Artifact | str) -> Artifact:
         """An Artifact from itself, its id, or a URI."""
