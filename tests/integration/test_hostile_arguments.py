@@ -129,3 +129,23 @@ def test_every_refusal_is_also_the_builtin_a_caller_catches(tracker: Any) -> Non
     with pytest.raises(ValueError) as caught:
         consist.find_runs(tracker=tracker, limit=1.5)
     assert isinstance(caught.value, ConsistError)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda t: t.get_run("caf\udce9"),
+        lambda t: t.get_record("\ud800"),
+        lambda t: t.get_artifact("x\udfff"),
+        lambda t: t.find_artifacts(key="caf\udce9"),
+        lambda t: t.lineage("caf\udce9"),
+        lambda t: t.explain("caf\udce9"),
+        lambda t: t.find_runs(year=2**63),
+        lambda t: t.get_run(5),
+    ],
+)
+def test_lookup_with_text_no_catalog_can_encode_is_our_error(tracker: Any, lookup: Any) -> None:
+    """Found by the fuzz suite: on SQLite these raised UnicodeEncodeError or OverflowError."""
+    with pytest.raises(InvalidInput):
+        lookup(tracker)
+    assert tracker.find_runs() == []
