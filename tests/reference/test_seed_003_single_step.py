@@ -98,8 +98,8 @@ def test_simple_example_data_cleaning(raw_csv: Path, capsys: pytest.CaptureFixtu
 
     assert calls == [0.5]
     assert not result.cache_hit
-    expected = RAW[RAW["value"] > 0.5].reset_index(drop=True)
-    pd.testing.assert_frame_equal(cleaned_df.reset_index(drop=True), expected)
+    expected = RAW[RAW["value"] > 0.5]
+    pd.testing.assert_frame_equal(cleaned_df, expected)
     assert Path(cleaned_artifact.path).is_file()
     assert Path(cleaned_artifact.path).is_relative_to(raw_csv.parent / "runs")
     assert capsys.readouterr().out == f"Output: {cleaned_artifact.path}\n"
@@ -114,9 +114,7 @@ def test_simple_example_data_cleaning(raw_csv: Path, capsys: pytest.CaptureFixtu
         )
     assert again.cache_hit
     assert calls == [0.5]
-    pd.testing.assert_frame_equal(
-        consist.load(again.outputs["cleaned"]).reset_index(drop=True), expected
-    )
+    pd.testing.assert_frame_equal(consist.load(again.outputs["cleaned"]), expected)
     tracker.close()
 
 
@@ -210,7 +208,7 @@ def test_example_with_config(raw_csv: Path) -> None:
 
     assert calls == [CleaningConfig(threshold=0.5, remove_outliers=True)]
     kept = RAW[RAW["value"] >= 0.5]
-    kept = kept[kept["value"] < kept["value"].quantile(0.95)].reset_index(drop=True)
+    kept = kept[kept["value"] < kept["value"].quantile(0.95)]
     pd.testing.assert_frame_equal(consist.load(result.outputs["cleaned"]), kept)
     assert result.run.config == {"threshold": 0.5, "remove_outliers": True}
 
