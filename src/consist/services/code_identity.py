@@ -88,7 +88,12 @@ def default_identity(fn: Callable[..., Any] | None, project_dir: Path | None = N
         memo = _memo_of_file(filename, str(project_dir) if project_dir else "")
         if memo is not None:
             module_name = getattr(inspect.unwrap(fn), "__module__", None) if fn else None
-            if fn is None or code is None or _runs_what_is_on_disk(code, module_name, memo):
+            if (
+                fn is None
+                or code is None
+                or not memo.edited
+                or _runs_what_is_on_disk(code, module_name, memo)
+            ):
                 return memo.identity
             _warn_once(code, _NOT_RELOADED)
             return "bytecode:" + _bytecode_digest(code, fn)
@@ -107,6 +112,12 @@ class _Memo:
     git: tuple[Stamp, ...]
     identity: str
     entry: SourceFile  # the file the step's code comes from
+    # Computed again because a file changed while this process ran: the loaded
+    # code may predate the edit. (At first use, the modules a process has
+    # imported are taken to be what their files say, as they almost always
+    # are; comparing then would also flag modules an import hook rewrote,
+    # such as pytest's assertion rewriting.)
+    edited: bool = False
 
     def recheck(self) -> tuple[SourceFile, ...] | None:
         """The files as they are now if none changed, else None.
@@ -150,9 +161,11 @@ def _memo_of_file(filename: str, project_dir: str) -> _Memo | None:
     path = os.path.realpath(filename)
     if not os.path.isfile(path):
         return None
+    edited = memo is not None
     memo = _compute(path, project_dir)
     if memo is None:
         return None
+    memo = attrs.evolve(memo, edited=edited)
     with _memos_lock:
         _memos[key] = memo
     return memo
