@@ -178,3 +178,21 @@ def test_a_step_input_follows_its_parameters_type_hint(tracker: Any, step: Any, 
     made = tracker.run(make_trips, outputs=["trips"])
     seen = tracker.run(step, inputs={"trips": made.outputs["trips"]}, outputs=["seen"])
     assert consist.load(seen.outputs["seen"], tracker=tracker)["kind"].item() == kind
+
+
+@pytest.mark.parametrize("from_file", [False, True], ids=["frame", "file"])
+def test_ingested_rows_keep_a_grouped_frames_key(tracker: Any, from_file: bool) -> None:
+    """Ingesting a grouped frame (or its file) keeps ``zone`` as a column; row positions
+    of a filtered frame do not become a column."""
+    with tracker.start_run("ingest"):
+        grouped = tracker.log_dataframe(grouped_trips(), "by_zone")
+        filtered = tracker.log_dataframe(TRIPS[TRIPS["trips"] > 15], "busy")
+        tracker.ingest(grouped, None if from_file else grouped_trips())
+        tracker.ingest(filtered, None if from_file else TRIPS[TRIPS["trips"] > 15])
+    rows = consist.load_df(grouped, db_fallback="always", tracker=tracker)
+    pd.testing.assert_frame_equal(
+        rows.sort_values("zone").reset_index(drop=True)[["zone", "trips", "minutes"]],
+        grouped_trips().reset_index(),
+    )
+    busy = consist.load_df(filtered, db_fallback="always", tracker=tracker)
+    assert list(busy.columns) == list(TRIPS.columns)

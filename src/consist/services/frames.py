@@ -10,6 +10,7 @@ when a table of their kind is handled.
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -121,6 +122,24 @@ def _to_arrow(value: Any) -> Any:
     if kind_of(value) == "polars":
         return value.to_arrow()
     return value
+
+
+def pandas_rows(df: Any) -> Any:
+    """A pandas frame as Arrow rows for a SQL table: named index levels (a groupby
+    key) become columns, an unnamed index (row positions) is left out."""
+    import pyarrow as pa
+
+    named = [name for name in df.index.names if name is not None]
+    if named:
+        df = df.reset_index(level=named)
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def without_position_columns(table: Any) -> Any:
+    """``table`` without the ``__index_level_N__`` columns an unnamed pandas index
+    leaves in a Parquet file; named index levels are kept as columns."""
+    drop = [n for n in table.column_names if re.fullmatch(r"__index_level_\d+__", n)]
+    return table.drop_columns(drop) if drop else table
 
 
 def write_parquet(df: Any, path: Path) -> None:

@@ -84,7 +84,9 @@ def to_arrow(data: Any) -> Any:
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
+        from consist.services.frames import pandas_rows
+
+        return pandas_rows(data)
     if module == "polars" and hasattr(data, "to_arrow"):
         return data.to_arrow()
     if hasattr(data, "__arrow_c_stream__"):
@@ -108,7 +110,9 @@ def read_file(path: Path, driver: str) -> Any:
     if driver == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path)
+        from consist.services.frames import without_position_columns
+
+        return without_position_columns(pq.read_table(path))
     if driver == "csv":
         import pyarrow.csv as pcsv
 
