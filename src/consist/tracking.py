@@ -6,6 +6,7 @@ the services may not.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,12 +14,14 @@ from typing import Any
 
 from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
 from consist.container import container_for
-from consist.domain.errors import InvalidURI
+from consist.domain.errors import CatalogCorrupt, InvalidURI
 from consist.integrations.containers import run_container_step
 from consist.ports import SupportsTableStore
+from consist.services.catalog_recovery import set_aside
 from consist.services.tracker import Tracker as _TrackerService
 
 DEFAULT_RUN_DIR = "runs"
+logger = logging.getLogger("consist.catalog")
 DEFAULT_DB_NAME = "provenance.duckdb"
 # Beside a SQLite catalog, the DuckDB file that holds its ingested rows and views.
 DATA_FILE_SUFFIX = ".data.duckdb"
@@ -116,7 +119,7 @@ class Tracker(_TrackerService):
             ),
         )
         container = container_for(settings)
-        catalog_built = catalog if _is_instance(catalog) else container.catalog()
+        catalog_built = catalog if _is_instance(catalog) else _open_catalog(container, catalog_url)
         super().__init__(
             run_dir,
             catalog=catalog_built,
@@ -189,6 +192,30 @@ def _file_of(catalog: Any) -> str | None:
     if rest in ("", ":memory:", "/:memory:"):
         return None
     return os.path.abspath(os.path.expanduser(rest))
+
+
+def _open_catalog(container: Any, url: str) -> Any:
+    """The catalog adapter; a file that is not a database is set aside for a new one.
+
+    The new catalog is then rebuilt from the run snapshots when the Tracker opens.
+    """
+    try:
+        return container.catalog()
+    except CatalogCorrupt as exc:
+        file = _catalog_file(url)
+        if file is None or not file.is_file():
+            raise
+        kept = set_aside(file, "unreadable")
+        logger.warning("the catalog %s cannot be read (%s); moved it to %s", file, exc, kept)
+        return container.catalog()
+
+
+def _catalog_file(url: str) -> Path | None:
+    scheme, _, rest = url.partition("://")
+    rest = rest.partition("?")[0]
+    if scheme not in ("duckdb", "sqlite") or rest in ("", ":memory:", "/:memory:"):
+        return None
+    return Path(os.path.abspath(os.path.expanduser(rest)))
 
 
 def _is_instance(value: Any) -> bool:

@@ -143,13 +143,21 @@ def test_a_brief_lock_is_waited_out(db_path: Path) -> None:
         holder.wait()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_an_empty_file_becomes_a_new_catalog(db_path: Path) -> None:
+    """A 0-byte file holds nothing: it is opened as a new catalog (as SQLite does),
+    which the Tracker then rebuilds from the snapshots."""
+    db_path.write_bytes(b"")
+    catalog = DuckDBCatalog(f"duckdb:///{db_path}")
+    catalog.record(_record("r1"))
+    assert catalog.run_ids() == {"r1"}
+    catalog.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_file_is_catalog_corrupt_with_the_remedy(db_path: Path, damage: str) -> None:
     """Garbage or truncated bytes name the file and say how to rebuild it."""
     if damage == "garbage":
         db_path.write_bytes(b"\x13\x37not a database" * 4096)
-    elif damage == "empty":
-        db_path.write_bytes(b"")
     else:
         catalog = DuckDBCatalog(f"duckdb:///{db_path}")
         catalog.record_many(_record(f"r{i}", i, config={"pad": "x" * 200}) for i in range(2000))

@@ -172,6 +172,12 @@ class SnapshotStore:
     def clear_active(self, run_id: str) -> None:
         (self._active / f"{run_id}.json").unlink(missing_ok=True)
 
+    def active_runs(self) -> set[str]:
+        """Runs marked in progress (by any process, alive or not)."""
+        if not self._active.is_dir():
+            return set()
+        return {marker.stem for marker in self._active.glob("*.json")}
+
     def abandoned(self) -> list[str]:
         """Runs marked active whose owning process, on this host, no longer exists."""
         if not self._active.is_dir():

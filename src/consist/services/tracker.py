@@ -42,7 +42,7 @@ from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import context, deferred_outputs, sharing
+from consist.services import catalog_recovery, context, deferred_outputs, sharing
 from consist.services.active_run import ActiveRun
 from consist.services.catalog_reader import LayeredCatalog
 from consist.services.catalog_writer import CatalogWriter
@@ -58,6 +58,7 @@ from consist.services.engine import (
 from consist.services.events import EventHooks
 from consist.services.explain import Explanation, explain_run
 from consist.services.hashing import FileHasher, HashMemo
+from consist.services.journal import Journal
 from consist.services.provenance import write_sidecar
 from consist.services.snapshot_indexing import index_snapshots
 from consist.services.snapshots import SnapshotStore, check_run_arguments, check_run_id
@@ -152,8 +153,14 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         self.events = EventHooks()
         self.sidecars = sidecars
         self.archive = sharing.check_archive(archive)
+        self.progress = progress
         self._catalog_lock = threading.RLock()
-        self._writer = CatalogWriter(catalog, self.snapshots, self._catalog_lock, background_writes)
+        # Records reach the catalog through a durable journal (docs/design/durability.md).
+        ephemeral = catalog_recovery.is_ephemeral(catalog)
+        self.journal = None if ephemeral else Journal(self.run_dir / ".consist" / "journal")
+        self._writer = CatalogWriter(
+            catalog, self.snapshots, self._catalog_lock, background_writes, self.journal
+        )
         self._reader = LayeredCatalog(catalog)
         self._signatures: dict[str, str | None] = {}
         self._raw_hashes: dict[str, float] = {}
@@ -163,7 +170,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         self.step_executors: dict[str, StepExecutor] = {}
         self._closed = False
         _open_trackers.add(self)
-        self._recover_interrupted_runs()
+        catalog_recovery.recover_on_open(self)
+        catalog_recovery.recover_interrupted_runs(self)
 
     # ------------------------------------------------------------------ lifecycle
     @contextlib.contextmanager
@@ -522,12 +530,24 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         self._persist_record(active.record())
 
     def _persist_record(self, record: RunRecord) -> None:
-        """Snapshot first (the truth), then the in-process view, then the catalog;
-        secrets redacted (``secret_keys``) in all three."""
+        """Snapshot first (the truth), then the journal, the in-process view, the catalog.
+
+        A finished run's snapshot and journal entry are fsynced before this returns,
+        so once acknowledged it reaches the catalog whatever happens to this process.
+        """
         record = self.redactor.record(record)
         self.snapshots.write(record)
+        self.resubmit(record, durable=record.run.status is not RunStatus.RUNNING)
+
+    def resubmit(self, record: RunRecord, durable: bool = False) -> None:
+        """Queue ``record`` (whose snapshot is written) for the catalog, journaled."""
+        seq = self.journal.append(record, durable) if self.journal is not None else 0
         self._reader.remember(record)
-        self._writer.submit(record)
+        self._writer.submit(record, seq)
+
+    def remember(self, record: RunRecord) -> None:
+        """Let this process's reads see ``record`` before the catalog holds it."""
+        self._reader.remember(record)
 
     def flush(self) -> None:
         """Wait until every catalog write submitted so far has finished."""
@@ -554,29 +574,6 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
             if not self.snapshots.exists(run_id):  # removed since: nothing left to index
                 self.snapshots.clear_pending(run_id)
         return synced
-
-    def rebuild_records(self) -> Iterator[RunRecord]:
-        """Every run snapshot under ``run_dir`` (what ``db rebuild`` indexes)."""
-        for path in self.snapshots.paths():
-            yield self.snapshots.read_path(path)
-
-    def _recover_interrupted_runs(self) -> None:
-        for run_id in self.snapshots.abandoned():
-            try:
-                record = self.snapshots.read(run_id)
-            except (ConsistError, OSError):
-                self.snapshots.clear_active(run_id)
-                continue
-            if record.run.status is RunStatus.RUNNING:
-                owner = record.run.meta.get("pid")
-                failed = record.run.failed(
-                    "Interrupted",
-                    f"the process running it (pid {owner}) ended before the run finished",
-                )
-                record = attrs.evolve(record, run=failed)
-                self._persist_record(record)
-                logger.warning("run %r was interrupted; marked failed", run_id)
-            self.snapshots.clear_active(run_id)
 
     def rebuild(self) -> int:
         """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
@@ -607,7 +604,11 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         if self._closed:
             return
         self._closed = True
-        self._writer.close()
+        applied = self._writer.close()
+        if self.journal is not None:
+            self.journal.close()
+            if applied and self.journal.last_applied is not None:
+                catalog_recovery.write_mark(self, self.journal.last_applied)
         self.hasher.memo.close()
         with self._catalog_lock:
             self.catalog.close()

@@ -324,6 +324,7 @@ class LeasedDatabase:
         while True:
             gate_open = self._make_parent() and self._gate.try_acquire()
             if gate_open:
+                self._drop_if_empty()
                 try:
                     conn = duckdb.connect(self.path)
                 except duckdb.Error as exc:
@@ -343,6 +344,19 @@ class LeasedDatabase:
             cap = 0.02 if not gate_open else 0.1
             time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
             delay = min(delay * 2, cap)
+
+    def _drop_if_empty(self) -> None:
+        """A 0-byte file holds nothing (DuckDB refuses it): start a new database there.
+
+        Called with the gate held, so no other Consist process is creating it.
+        """
+        if self.in_memory:
+            return
+        try:
+            if os.stat(self.path).st_size == 0:
+                os.unlink(self.path)
+        except OSError:
+            pass
 
     def _make_parent(self) -> bool:
         if not self.in_memory:
