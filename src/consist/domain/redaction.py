@@ -27,6 +27,9 @@ from consist.domain.run import Run, RunRecord
 __all__ = ["DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
 
 REDACTED = "<redacted>"
+# Fields Consist itself writes that hold the *names* of secret variables, never
+# their values (a container step's record); their key matches the pattern.
+_NAMES_OF_SECRETS = frozenset({"secret_env"})
 DEFAULT_SECRET_KEYS = (
     r"password|passwd|secret|token|api[_-]?key|credential|private[_-]?key|access[_-]?key"
 )
@@ -86,7 +89,10 @@ class Redactor:
     def value(self, value: Any) -> Any:
         """``value`` with secret keys' values replaced and credentials in strings masked."""
         if isinstance(value, Mapping):
-            return {k: REDACTED if self.is_secret(k) else self.value(v) for k, v in value.items()}
+            return {
+                k: REDACTED if self.is_secret(k) and k not in _NAMES_OF_SECRETS else self.value(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
         if isinstance(value, str):

@@ -231,14 +231,20 @@ def _usable_hit(tracker: Tracker, request: StepRequest, signature: Signature) ->
     if request.validate_cached_outputs == "strict":
         outputs = tracker.get_artifacts_for_run(hit.id).outputs
         missing = hydration.missing_outputs(tracker, outputs)
+        requested = (
+            request.hydration_paths or {} if request.cache_hydration == "outputs-requested" else {}
+        )
         for key in list(missing):
             try:
-                target = check_restore_target(
-                    outputs[key],
-                    tracker.resolve_path(outputs[key]),
-                    run_dir=tracker.run_dir,
-                    mounts=tracker.mounts,
-                )
+                if key in requested:  # the caller's own path for it: theirs to choose
+                    target = Path(os.fspath(requested[key]))
+                else:  # the place a record names: only under the run dir or a mount
+                    target = check_restore_target(
+                        outputs[key],
+                        tracker.resolve_path(outputs[key]),
+                        run_dir=tracker.run_dir,
+                        mounts=tracker.mounts,
+                    )
                 hydration.restore(tracker, outputs[key], target)
                 missing.remove(key)
             except Exception:
