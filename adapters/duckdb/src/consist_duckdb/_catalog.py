@@ -233,7 +233,9 @@ class DuckDBCatalog:
             lock_timeout=_option(lock_timeout, options, "lock_timeout", DEFAULT_LOCK_TIMEOUT),
             keep_open=_option(keep_open, options, "keep_open", DEFAULT_KEEP_OPEN),
         )
-        with self._db.lease():
+        # A read opens (and migrates) the file, or reads beside another program
+        # holding it read-only: writes then wait for it instead of failing here.
+        with self._db.read_lease():
             pass
 
     @property

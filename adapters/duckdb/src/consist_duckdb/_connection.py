@@ -47,7 +47,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 DEFAULT_KEEP_OPEN = 0.1
 MEMORY = ":memory:"
 
-_LOCK_MARKERS = ("could not set lock", "conflicting lock", "conflict on")
+# "different configuration": this process has the file open read-only for a
+# moment (another program holds it) while a write tries to open it; transient.
+_LOCK_MARKERS = ("could not set lock", "conflicting lock", "conflict on", "different configuration")
 _CORRUPT_MARKERS = (
     "not a valid duckdb database file",
     "could not read enough bytes",
@@ -172,6 +174,8 @@ class LeasedDatabase:
         # so that a queue of writers still batches a few operations per open.
         self._min_slice = min(0.25, max_hold)
         self._mutex = threading.RLock()  # connection state and user counts, held briefly
+        self._opening = threading.Lock()  # one open at a time; held while waiting for the file
+        self._foreign_holder = False  # the last open found the file held by a non-Consist program
         self._write_turn = threading.RLock()
         self._read_turn = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -217,12 +221,12 @@ class LeasedDatabase:
         # held only to open it and count users, so readers are never queued
         # behind a write in progress.
         with self._write_turn:
-            with self._mutex:
-                if self._depth == 0 and self._readers == 0:
-                    self._ensure_fresh()
-                conn = self._conn
-                assert conn is not None
-                self._depth += 1
+            with self._opening:  # not the state lock: reads go on while this waits for the file
+                self._ensure_fresh()
+                with self._mutex:
+                    conn = self._conn
+                    assert conn is not None
+                    self._depth += 1
             failed = False
             try:
                 yield conn
@@ -255,12 +259,11 @@ class LeasedDatabase:
             Translated from whatever DuckDB raised.
         """
         with self._read_turn:
-            with self._mutex:
-                if self._depth == 0 and self._readers == 0:
-                    self._ensure_fresh()
-                cursor = self._reader
-                assert cursor is not None
-                self._readers += 1
+            cursor = self._enter_read()
+            if cursor is None:  # another program holds the file: read beside it
+                with self._read_only_connection() as conn:
+                    yield conn
+                return
             failed = False
             try:
                 yield cursor
@@ -277,6 +280,55 @@ class LeasedDatabase:
                     self._readers -= 1
                     if self._depth == 0 and self._readers == 0:
                         self._after_use(failed)
+
+    def _enter_read(self) -> duckdb.DuckDBPyConnection | None:
+        """The shared read cursor, opening the file if needed; None when another
+        program (not Consist) holds the file and a read-only connection is the way in."""
+        with self._mutex:
+            if self._conn is not None and (self._depth or self._readers):
+                self._readers += 1
+                return self._reader
+        while not self._opening.acquire(timeout=0.02):
+            if self._foreign_holder:
+                return None  # a write here is waiting for that program; do not queue behind it
+        try:
+            try:
+                self._ensure_fresh(for_read=True)
+            except _HeldByAnotherProgram:
+                return None
+            with self._mutex:
+                self._readers += 1
+                return self._reader
+        finally:
+            self._opening.release()
+
+    @contextmanager
+    def _read_only_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection of its own, for one read, beside another program's.
+
+        DuckDB lets any number of read-only connections share a file; retried
+        like a write open while the other program holds it for writing.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                conn = duckdb.connect(self.path, read_only=True)
+                break
+            except duckdb.Error as exc:
+                error = translate(exc, self.path)
+                if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
+                    raise error from None
+            time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
+            delay = min(delay * 2, 0.1)
+        try:
+            for filesystem in self._filesystems.values():
+                attach_filesystem(conn, filesystem)
+            yield conn
+        except duckdb.Error as exc:
+            raise translate(exc, self.path) from None
+        finally:
+            conn.close()
 
     def register_filesystem(self, filesystem: Any) -> None:
         """Let SQL read ``<protocol>://`` paths through an fsspec filesystem, now and
@@ -298,12 +350,19 @@ class LeasedDatabase:
                     return
             time.sleep(0.005)
 
-    def _ensure_fresh(self) -> None:
-        stale = time.monotonic() - self._opened_at >= self._max_hold
-        if self._conn is not None and not self.in_memory and stale:
-            self._release()
-        if self._conn is None:
-            self._conn = self._open()
+    def _ensure_fresh(self, for_read: bool = False) -> None:
+        """Open the file if it is closed (or held too long and idle); the caller holds
+        ``_opening``, and the state lock is not held while waiting for the file."""
+        with self._mutex:
+            idle = self._depth == 0 and self._readers == 0
+            stale = time.monotonic() - self._opened_at >= self._max_hold
+            if idle and self._conn is not None and not self.in_memory and stale:
+                self._release()
+            if self._conn is not None:
+                return
+        conn = self._open(for_read)
+        with self._mutex:
+            self._conn = conn
             try:
                 for filesystem in self._filesystems.values():
                     attach_filesystem(self._conn, filesystem)
@@ -315,7 +374,12 @@ class LeasedDatabase:
             self._opened_wall_ns = time.time_ns()
             self._generation += 1  # another process may have written while we were closed
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(self, for_read: bool = False) -> duckdb.DuckDBPyConnection:
+        """The write connection, retried until ``lock_timeout``.
+
+        ``for_read``: give up at once (``_HeldByAnotherProgram``) when a program
+        that is not Consist holds the file, so the caller can read beside it.
+        """
         pause = self._resume_after - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -330,9 +394,14 @@ class LeasedDatabase:
                 except duckdb.Error as exc:
                     self._gate.release()
                     error = translate(exc, self.path)
+                    if isinstance(error, CatalogLocked):
+                        self._foreign_holder = True  # we held the gate: not a Consist process
+                        if for_read:
+                            raise _HeldByAnotherProgram from None
                     if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
                         raise error from None
                 else:
+                    self._foreign_holder = False
                     return self._prepared(conn)
             elif time.monotonic() >= deadline:
                 raise translate(
@@ -422,6 +491,10 @@ class LeasedDatabase:
         if conn is not None:
             self._gate.release()
             self._generation += 1
+
+
+class _HeldByAnotherProgram(Exception):
+    """The file is held by a program that is not Consist (internal signal)."""
 
 
 class _Gate:
