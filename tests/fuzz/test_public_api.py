@@ -52,7 +52,7 @@ texts = st.one_of(
     st.sampled_from(SPECIAL),
     st.tuples(st.text(max_size=3), st.sampled_from(SURROGATES)).map("".join),
 )
-plain_ids = st.text(alphabet="abcXYZ0189._-", max_size=10).map(lambda s: "r" + s)
+plain_ids = st.text(alphabet="abcXYZ0189._-", min_size=4, max_size=12).map(lambda s: "r" + s)
 run_ids = st.one_of(plain_ids, plain_ids, texts)
 keys = st.one_of(st.text(alphabet="abcxyz_09", max_size=8).map(lambda s: "k" + s), texts)
 scalars = st.one_of(
@@ -99,6 +99,15 @@ odd_configs = st.sampled_from(
 configs = st.one_of(st.none(), st.dictionaries(texts, json_like, max_size=5), odd_configs)
 FILTERS = ["model", "year", "iteration", "status", "limit", "tags"]
 API_NAMES = {"parent_run_id": "parent_id"}
+words = st.text(alphabet="abcdefxyz_", min_size=1, max_size=6)
+FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
+    "run_id": (plain_ids, texts),
+    "model": (st.one_of(st.none(), words), st.one_of(texts, st.integers())),
+    "year": (st.one_of(st.none(), st.integers(1900, 2100)), st.one_of(texts, st.floats())),
+    "tags": (st.lists(words, max_size=2), st.one_of(texts, st.lists(texts, max_size=3))),
+    "config": (st.dictionaries(words, st.integers() | words, max_size=3), configs),
+    "facet": (st.one_of(st.none(), st.dictionaries(words, st.integers(), max_size=2)), facets),
+}
 filters = st.dictionaries(
     st.sampled_from([*FILTERS, "parent_run_id", "signature", "colour"]),
     st.one_of(scalars, st.lists(texts, max_size=2), st.sampled_from(["completed", "failed"])),
@@ -163,14 +172,16 @@ class World:
     # Each operation draws everything first and returns the calls to make: what
     # Hypothesis draws must never depend on what the library answered.
     def run(self, data: st.DataObject) -> Callable[[], None]:
-        run_id = data.draw(run_ids, "run_id")
-        options = {
-            "model": data.draw(st.one_of(st.none(), texts, st.integers()), "model"),
-            "year": data.draw(st.one_of(st.none(), st.integers(-5, 3000), texts), "year"),
-            "tags": data.draw(st.one_of(st.none(), texts, st.lists(texts, max_size=3)), "tags"),
-            "config": data.draw(configs, "config"),
-            "facet": data.draw(facets, "facet"),
-        }
+        # At most one field hostile, so that many runs start and the logging
+        # calls inside them (where most of the file-name handling is) are reached.
+        hostile = data.draw(st.sampled_from([None, None, None, *FIELDS]), "hostile field")
+
+        def pick(field: str) -> Any:
+            good, bad = FIELDS[field]
+            return data.draw(bad if field == hostile else good, field)
+
+        run_id = pick("run_id")
+        options = {field: pick(field) for field in FIELDS if field != "run_id"}
         steps = [
             self.log(data, step)
             for step in data.draw(

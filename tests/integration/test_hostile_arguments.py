@@ -149,3 +149,25 @@ def test_lookup_with_text_no_catalog_can_encode_is_our_error(tracker: Any, looku
     with pytest.raises(InvalidInput):
         lookup(tracker)
     assert tracker.find_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "facet"),
+    [
+        ("inputs://x\udfff.csv", None),  # a surrogate no file name can hold
+        ("x\ud800.csv", None),
+        ("a" * 300, None),  # the OS refuses the name: too long
+        ("RAW", {"note": "caf\udce9"}),  # the catalog would refuse it after the run
+    ],
+)
+def test_log_input_refuses_what_no_file_system_or_catalog_can_hold(
+    make_tracker: Any, data_dir: Path, path: str, facet: Any
+) -> None:
+    """Found by the fuzz suite: UnicodeEncodeError, OSError, or a run stuck in the outbox."""
+    tracker = make_tracker(mounts={"inputs": data_dir})
+    target = str(data_dir / "raw.csv") if path == "RAW" else path
+    with tracker.start_run("r1", model="m"), pytest.raises(InvalidInput):
+        tracker.log_input(target, key="raw", facet=facet)
+    tracker.flush()
+    assert tracker.snapshots.pending() == []
+    assert [r.id for r in tracker.find_runs()] == ["r1"]

@@ -34,8 +34,22 @@ _NAME = re.compile(r"^[a-z][a-z0-9_+.-]*$")
 URI_PATTERN = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.DOTALL)
 
 
+def _fs_bytes(text: str, shown: str) -> bytes:
+    """The file-system bytes of ``text``; InvalidURI for text no file name can hold."""
+    try:
+        return os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise InvalidURI(
+            f"{shown!r} holds {exc.object[exc.start : exc.end]!r}, which no file name can hold "
+            "(a lone surrogate that is not an undecodable byte); fix its encoding"
+        ) from None
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     """``("inputs", "a/b.csv")`` for ``"inputs://a/b.csv"``; InvalidURI if it has no scheme."""
+    if not isinstance(uri, str):
+        raise InvalidURI(f"a URI must be a str, not {type(uri).__name__}")
+    _fs_bytes(uri, uri)
     match = URI_PATTERN.match(uri)
     if match is None:
         raise InvalidURI(f"{uri!r} is not a URI of the form name://relative/path")
@@ -114,6 +128,7 @@ class MountTable:
             followed) is outside that root.
         """
         absolute = os.path.normpath(os.path.abspath(os.fspath(path)))
+        _fs_bytes(absolute, absolute)
         candidates = [m for m in self.mounts.values() if m.contains(absolute)]
         if not candidates:
             return f"{FILE_SCHEME}://{quote(os.fsencode(Path(absolute).as_posix()), safe='/:')}"
@@ -145,6 +160,7 @@ class MountTable:
             )
         relative = _safe_relative(uri, rest)
         absolute = os.path.normpath(os.path.join(mount.root, relative))
+        _fs_bytes(absolute, uri)
         self._refuse_symlink_escape(absolute, mount, shown=uri)
         return Path(absolute)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.domain import Artifact, Direction, new_id
+from consist.domain import Artifact, Direction, canonical, new_id
 from consist.domain.checks import MAX_KEY_CHARS, check_facet_keys, check_key
 from consist.domain.errors import (
     HashConflict,
@@ -60,10 +60,11 @@ def log_path(
         )
     if key is not None:
         check_key(key)
-    check_facet_keys(facet, "artifact facet")
+    if facet is not None:  # checked now: the catalog would refuse it only after the run
+        check_facet_keys(canonical.normalize(facet, "artifact facet"), "artifact facet")
     target = _local_path(active, path)
     key = key or _default_key(target)
-    if not target.exists():
+    if not _exists(target):
         if direction is Direction.INPUT:
             return _log_known_input(tracker, active, target, key)
         if profile_file_schema:
@@ -217,7 +218,21 @@ def _absolute(path: str | os.PathLike[str] | bytes) -> Path:
         text = os.fsdecode(text)
     if not text or "\x00" in text:
         raise InvalidInput(f"path {text!r} is empty or holds a NUL character")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"path {text!r} holds a lone surrogate no file name can hold; fix its encoding"
+        ) from None
     return Path(os.path.abspath(text))
+
+
+def _exists(path: Path) -> bool:
+    """Whether something is at ``path``; a name the OS refuses (too long, say) is our error."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise InvalidInput(f"cannot use path {str(path)!r:.200}: {exc.strerror}") from None
 
 
 def _default_key(path: Path) -> str:

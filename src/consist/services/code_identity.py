@@ -198,7 +198,8 @@ def _compute(path: str, project_dir: str) -> _Memo | None:
 def _digest_of(files: tuple[SourceFile, ...] | list[SourceFile], project: Any) -> str:
     # Paths relative to the project, so two checkouts of one project agree.
     listing = sorted(f"{project.relative(f.stamp.path)}\0{f.digest}" for f in files)
-    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
+    # surrogateescape: a file name that is not UTF-8 is hashed as its own bytes.
+    return hashlib.sha256("\n".join(listing).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def forget_git_identities() -> None:
