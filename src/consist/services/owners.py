@@ -3,8 +3,10 @@
 ``consist.load(result.outputs["x"])`` after ``with use_tracker(tracker):`` has
 ended has no active tracker, yet the artifact came from one. Artifacts are
 frozen, hashable domain values that know nothing of services, so the link
-lives here: artifact id -> tracker, held weakly (a closed-over tracker that the
-program dropped is not kept alive, and its entries vanish with it).
+lives here: artifact id -> tracker, held weakly (a tracker the program dropped
+is not kept alive, and its entries vanish with it). It is filled where a run
+logs or links an artifact and where one run's or one id's artifacts are read
+back, not by catalog-wide searches.
 """
 
 from __future__ import annotations

@@ -72,9 +72,9 @@ class RunQueries:
         return self._handed_out(self._reader.get_artifact(artifact_id))
 
     def _find_artifacts(self, **filters: Any) -> list[Artifact]:
-        found = self._reader.find_artifacts(**filters)
-        owners.remember(cast("Tracker", self), found)
-        return found
+        # Not remembered in owners: views and hydration search the whole catalog here,
+        # and one entry per artifact ever listed would live as long as the tracker.
+        return self._reader.find_artifacts(**filters)
 
     def _handed_out(self, artifact: Artifact) -> Artifact:
         owners.remember(cast("Tracker", self), (artifact,))
