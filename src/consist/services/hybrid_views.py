@@ -10,7 +10,9 @@ together with ``union_by_name``. Columns missing from some files or from the
 hot table read NULL.
 
 The system columns of a cold row come from the catalog, never from the file:
-a file's own ``consist_*`` columns are dropped. A value every file of a scan
+a file's own ``consist_*`` columns are dropped, and so are the
+``__index_level_N__`` columns holding an unnamed pandas index (row positions;
+``consist.load`` reads them, a view has no use for them). A value every file of a scan
 shares is a literal; the others are looked up by DuckDB's ``file_index``
 virtual column in lists held by a one-row relation joined to the scan
 (``__consist_labels``, its columns named as the system columns). Held there,
@@ -48,6 +50,7 @@ DRIVERS = {"parquet": "read_parquet", "csv": "read_csv"}
 _GUARD = "__consist_guard"
 _LABELS = "__consist_labels"
 _GLOB_CHARS = frozenset("*?[")
+_PANDAS_POSITION = r"__index_level_\d+__"
 
 
 @attrs.frozen
@@ -123,7 +126,13 @@ def _cold_select(driver: str, files: Sequence[ColdFile], *, by_name: bool) -> st
     if lists:
         scan += f",\n    (SELECT {', '.join(lists)}) AS {_LABELS}"
     # The labels' columns share the system columns' names, so this drops them too.
-    file_columns = f"COLUMNS(lambda c: c NOT IN ({', '.join(map(quote_literal, SYSTEM_COLUMNS))}))"
+    # It also drops the row positions an unnamed pandas index leaves in a Parquet
+    # file (a named level, a groupby key, stays). COLUMNS is bound once: no row cost.
+    system = ", ".join(map(quote_literal, SYSTEM_COLUMNS))
+    file_columns = (
+        f"COLUMNS(lambda c: c NOT IN ({system}) "
+        f"AND NOT regexp_full_match(c, {quote_literal(_PANDAS_POSITION)}))"
+    )
     # Unused, so never computed; binding it fails when a file column is named file_index.
     guard = f"struct_pack(file_index := NULL, *{file_columns}) AS {_GUARD}"
     listed = ",\n    ".join(columns)
