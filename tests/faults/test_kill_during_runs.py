@@ -19,8 +19,10 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,23 +111,26 @@ def _kill_rounds(
         assert child.stdout.readline().strip() == "ready"
         busy = _hold_write_lock(catalog) if round_no % 2 else None
         # Kill right after an acknowledgement (the catalog write is then still
-        # queued) or at a random instant in between.
+        # queued) or at a random instant in between; give up waiting after
+        # 30 s (a child stuck behind the busy catalog is killed all the same).
         target = rng.randint(5, 30)
-        lines = []
-        for _ in range(target):
-            line = child.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
+        lines: list[str] = []
+        reader = threading.Thread(target=_collect, args=(child.stdout, lines))
+        reader.start()
+        deadline = time.monotonic() + 30
+        while len(lines) < target and reader.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
         if rng.random() < 0.5:
             time.sleep(rng.uniform(0, 0.05))
         os.kill(child.pid, sig)
-        rest, err = child.communicate(timeout=60)
+        child.wait(timeout=60)
+        reader.join(timeout=60)
+        err = child.stderr.read() if child.stderr is not None else ""
         if busy is not None:
             busy.rollback()
             busy.close()
         assert child.returncode == -sig, err
-        complete = ("".join(lines) + rest).split("\n")[:-1]  # a torn last line does not count
+        complete = "".join(lines).split("\n")[:-1]  # a torn last line does not count
         for line in complete:
             parts = line.split()
             if not parts:
@@ -136,6 +141,11 @@ def _kill_rounds(
                 acked["runs"].append(parts[1])
                 acked["steps"].append([parts[2], int(parts[3])])
     return acked
+
+
+def _collect(stream: Any, lines: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        lines.append(line)
 
 
 def _hold_write_lock(catalog: str) -> sqlite3.Connection | None:
