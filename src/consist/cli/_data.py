@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from consist.cli._common import (
     CatalogOption,
@@ -120,7 +121,12 @@ def find_artifact(tracker: Any, ref: str) -> Artifact:
 def describe(value: Any, rows: int) -> dict[str, Any]:
     """A small JSON-able picture of loaded data: first rows, or an array summary."""
     module = type(value).__module__.split(".")[0]
+    if module in ("polars", "pyarrow") and hasattr(value, "to_pandas"):
+        value, module = value.to_pandas(), "pandas"
     if module == "pandas" and hasattr(value, "head"):
+        named = [name for name in value.index.names if name is not None]
+        if named:  # a groupby key is data; row positions are not
+            value = value.reset_index(level=named)
         head = value.head(rows)
         return {
             "kind": "table",
@@ -177,8 +183,9 @@ def preview_command(
     title = f"{artifact.key} ({artifact.uri})"
     if picture["kind"] == "table":
         shape = picture["shape"]
-        title += f": {shape[0]} rows x {shape[1]} columns"
-        console.print(table(title, picture["columns"], picture["rows"]))
+        # Above the table, not as its title: a title wraps to a narrow table's width.
+        console.print(escape(f"{title}: {shape[0]} rows x {shape[1]} columns"), soft_wrap=True)
+        console.print(table(None, picture["columns"], picture["rows"]))
     elif picture["kind"] == "dataset":
         variables = [
             [name, ", ".join(v["dims"]), v["dtype"]] for name, v in picture["variables"].items()
