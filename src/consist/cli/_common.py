@@ -222,7 +222,9 @@ def emit_json(value: Any) -> None:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     """A rich table of plain values (markup in values is escaped)."""
-    out = Table(title=title, title_justify="left", header_style="bold")
+    # At least as wide as its title, which would otherwise wrap to a narrow table's width.
+    width = len(title) if title else None
+    out = Table(title=title, title_justify="left", header_style="bold", min_width=width)
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
