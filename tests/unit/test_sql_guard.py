@@ -72,3 +72,10 @@ def test_writes_are_refused_with_the_way_out(sql: str, dialect: str) -> None:
 def test_empty_sql_is_bad_input() -> None:
     with pytest.raises(InvalidInput, match="no statement"):
         ensure_read_only("  ;  ", "duckdb")
+
+
+def test_a_typo_is_reported_as_a_syntax_problem_first() -> None:
+    """A misspelt SELECT is most likely a typo, not a write: the message says so first."""
+    with pytest.raises(WriteNotAllowed, match=r"does not parse.*check its syntax") as caught:
+        ensure_read_only("selec 1", "duckdb")
+    assert "allow_write=True" in str(caught.value)  # the way out stays, for SQL sqlglot lacks

@@ -74,8 +74,8 @@ def ensure_read_only(sql: str, dialect: str) -> None:
     except SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WriteNotAllowed(
-            f"cannot tell whether this SQL only reads ({first}); queries are read-only "
-            f"by default: {_WRITE_HINT}"
+            f"this SQL does not parse ({first}), so whether it only reads is unknown: "
+            f"check its syntax; if the database accepts it as written, {_WRITE_HINT}"
         ) from None
     if not statements:
         raise InvalidInput("the SQL holds no statement")
