@@ -29,7 +29,11 @@ def table_path(
 
 
 def write_table(df: Any, path: Path, driver: str) -> None:
-    """Write ``df`` to ``path`` as Parquet or CSV (without a pandas index column)."""
+    """Write ``df`` to ``path`` as Parquet or CSV.
+
+    In CSV, named pandas index levels (a groupby key) become leading columns;
+    an unnamed index (row positions) is left out.
+    """
     from consist.services.tracker_artifacts import write_parquet
 
     if driver == "parquet":
@@ -38,7 +42,8 @@ def write_table(df: Any, path: Path, driver: str) -> None:
     module = type(df).__module__.split(".")[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     if module == "pandas":
-        df.to_csv(path, index=False)
+        named = [name for name in df.index.names if name is not None]
+        (df.reset_index(level=named) if named else df).to_csv(path, index=False)
     elif module == "polars":
         df.write_csv(path)
     elif module == "pyarrow":
