@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from sqlmodel import Field, SQLModel
 
 import consist
@@ -15,9 +16,10 @@ class Reading(SQLModel, table=True):
     value: float
 
 
-def _filtered(seed: int) -> pd.DataFrame:
-    frame = pd.DataFrame({"sensor": range(6), "value": [(i * 0.3 + seed) % 1 for i in range(6)]})
-    return frame[frame["value"] > 0.5]  # an unnamed index with gaps
+def _filtered(seed: float) -> pd.DataFrame:
+    values = [0.9 + seed, 0.8 + seed, 0.1, 0.7 + seed, 0.6 + seed, 0.2]
+    frame = pd.DataFrame({"sensor": range(6), "value": values})
+    return frame[frame["value"] > 0.5]  # rows 0, 1, 3, 4: not a range
 
 
 def test_views_hide_unnamed_index_and_keep_named_levels(tmp_path: Path) -> None:
@@ -47,3 +49,24 @@ def test_views_hide_unnamed_index_and_keep_named_levels(tmp_path: Path) -> None:
     assert not [c for c in mapped if c.startswith("__")]
     assert not [c for c in zones.columns if c.startswith("__index_level")]
     assert sorted(zones["zone"].tolist()) == [0, 0, 1, 1]
+
+
+def test_files_of_unknown_schema_hide_positions_too(tmp_path: Path) -> None:
+    """Files whose columns are not known up front (archived blobs) are filtered by pattern."""
+    from consist.services.hybrid_views import ColdFile, hybrid_view_sql
+    from consist_duckdb import DuckDBTableStore
+
+    files = []
+    for seed in (0, 1):
+        path = tmp_path / f"r{seed}.parquet"
+        _filtered(seed * 0.25).to_parquet(path)  # pandas writes __index_level_0__
+        assert "__index_level_0__" in pq.read_schema(path).names
+        files.append(ColdFile(f"a{seed}", str(path), "parquet", f"run{seed}"))
+    store = DuckDBTableStore("duckdb://:memory:")
+    try:
+        store.create_view("v", hybrid_view_sql(None, files))
+        columns = store.query("SELECT * FROM v").column_names
+    finally:
+        store.close()
+    assert columns[:2] == ["sensor", "value"]
+    assert not [c for c in columns if c.startswith("__")]

@@ -28,6 +28,7 @@ column and mislabel rows, so such a view fails when DuckDB binds it (a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -127,12 +128,12 @@ def _cold_select(driver: str, files: Sequence[ColdFile], *, by_name: bool) -> st
         scan += f",\n    (SELECT {', '.join(lists)}) AS {_LABELS}"
     # The labels' columns share the system columns' names, so this drops them too.
     # It also drops the row positions an unnamed pandas index leaves in a Parquet
-    # file (a named level, a groupby key, stays). COLUMNS is bound once: no row cost.
-    system = ", ".join(map(quote_literal, SYSTEM_COLUMNS))
-    file_columns = (
-        f"COLUMNS(lambda c: c NOT IN ({system}) "
-        f"AND NOT regexp_full_match(c, {quote_literal(_PANDAS_POSITION)}))"
-    )
+    # file (a named level, a groupby key, stays): by name when every file's
+    # columns are known, else by pattern (a little more binding work per query).
+    dropped = ", ".join(map(quote_literal, (*SYSTEM_COLUMNS, *_positions(files))))
+    unknown = any(f.schema is None for f in files)
+    pattern = f" AND NOT regexp_full_match(c, {quote_literal(_PANDAS_POSITION)})"
+    file_columns = f"COLUMNS(lambda c: c NOT IN ({dropped}){pattern if unknown else ''})"
     # Unused, so never computed; binding it fails when a file column is named file_index.
     guard = f"struct_pack(file_index := NULL, *{file_columns}) AS {_GUARD}"
     listed = ",\n    ".join(columns)
@@ -140,6 +141,14 @@ def _cold_select(driver: str, files: Sequence[ColdFile], *, by_name: bool) -> st
         f"SELECT * EXCLUDE ({_GUARD}) FROM (\n  SELECT {file_columns},\n"
         f"    {listed},\n    {guard}\n  FROM {scan}\n)"
     )
+
+
+def _positions(files: Sequence[ColdFile]) -> list[str]:
+    """Row-position columns of an unnamed pandas index in the files' known schemas."""
+    names = {
+        name for f in files for name, _ in f.schema or () if re.fullmatch(_PANDAS_POSITION, name)
+    }
+    return sorted(names)
 
 
 def _scans(files: Sequence[ColdFile]) -> list[tuple[list[ColdFile], bool]]:
