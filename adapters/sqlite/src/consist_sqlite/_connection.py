@@ -143,8 +143,8 @@ class SQLiteFile:
         """
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.005
-        with self.mutex:
-            while True:
+        while True:
+            with self.mutex:  # not held while backing off: other threads' reads go on
                 db = self.db
                 if db is None:
                     raise CatalogError(f"the SQLite catalog {self.path} is closed")
@@ -164,10 +164,8 @@ class SQLiteFile:
                     error = translate(exc, self.path)
                     if not isinstance(error, CatalogLocked) or time.monotonic() >= deadline:
                         raise error from None
-                time.sleep(
-                    max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic()))
-                )
-                delay = min(delay * 2, 0.2)
+            time.sleep(max(0.0, min(random.uniform(delay / 2, delay), deadline - time.monotonic())))
+            delay = min(delay * 2, 0.2)
 
     def change_token(self) -> Hashable:
         """Equal to an earlier token only if nothing was committed in between.
