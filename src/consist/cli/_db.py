@@ -49,7 +49,7 @@ def sync_command(
     """Index snapshots the catalog lacks (and retry catalog writes that failed)."""
     with tracker_for(catalog, run_dir, blobs=source, must_exist=source is None) as tracker:
         pulled = tracker.pull() if source is not None else None
-        synced = tracker.sync()
+        synced = list(dict.fromkeys([*tracker.indexed_on_open, *tracker.sync()]))
         skipped = tracker.snapshots.pending_reasons()
     if as_json:
         extra = {"pulled": pulled.to_dict()} if pulled else {}

@@ -56,11 +56,15 @@ def catalog_key(catalog: Catalog) -> str:
     return str(getattr(catalog, "url", None) or type(catalog).__name__)
 
 
-def recover_on_open(tracker: Tracker) -> None:
-    """Run the three checks of this module's docstring; never raises a catalog error."""
+def recover_on_open(tracker: Tracker) -> list[str]:
+    """Run the three checks of this module's docstring; never raises a catalog error.
+
+    Returns the ids of the runs it indexed from their snapshots.
+    """
     journal = tracker.journal
     if journal is None:
-        return
+        return []
+    indexed: list[str] = []
     claims: list[SegmentClaim] = []
     dead: list[Leftover] = []
     for path in segments(journal.directory, own=journal.path):
@@ -76,7 +80,7 @@ def recover_on_open(tracker: Tracker) -> None:
         replay = [_restore_snapshot(tracker, record) for left in dead for record in left.unapplied]
         witnesses = [w for w in (read_mark(tracker), *(left.witness for left in dead)) if w]
         try:
-            _reconcile(tracker, witnesses)
+            indexed = _reconcile(tracker, witnesses)
         except Exception as exc:  # never fail the tracker's start over the catalog
             logger.warning(
                 "could not compare the catalog with the snapshots (%s: %s); its runs are "
@@ -92,6 +96,7 @@ def recover_on_open(tracker: Tracker) -> None:
     finally:
         for claim in claims:
             claim.release(remove=True)  # their records are in our own segment now
+    return indexed
 
 
 def _restore_snapshot(tracker: Tracker, journaled: RunRecord) -> RunRecord:
@@ -104,15 +109,16 @@ def _restore_snapshot(tracker: Tracker, journaled: RunRecord) -> RunRecord:
         return journaled
 
 
-def _reconcile(tracker: Tracker, witnesses: list[str]) -> bool:
-    """Rebuild or re-sync when the catalog is behind the snapshots; True if it did."""
+def _reconcile(tracker: Tracker, witnesses: list[str]) -> list[str]:
+    """Rebuild or re-sync when the catalog is behind the snapshots; the runs it indexed."""
     catalog = tracker.catalog
     where = catalog_key(catalog)
     if not catalog.find_runs(RunQuery(limit=1)):
         if not _any_snapshot(tracker.snapshots.run_dir):
-            return False
+            return []
         logger.info("the catalog %s holds no runs: indexing the snapshots", where)
-        count = len(_reindex(tracker, only_missing=False))
+        rebuilt = _reindex(tracker, only_missing=False)
+        count = len(rebuilt)
         if count:
             logger.warning(
                 "the catalog %s held no runs but %s holds their snapshots (a deleted, emptied "
@@ -122,10 +128,10 @@ def _reconcile(tracker: Tracker, witnesses: list[str]) -> bool:
                 count,
             )
         write_mark(tracker)
-        return True
+        return rebuilt
     lost = [w for w in dict.fromkeys(witnesses) if not _has_run(catalog, w)]
     if witnesses and not lost:
-        return False
+        return []
     synced = _reindex(tracker, only_missing=True)
     if lost or synced:
         logger.warning(
@@ -136,7 +142,7 @@ def _reconcile(tracker: Tracker, witnesses: list[str]) -> bool:
             len(synced),
         )
     write_mark(tracker)
-    return True
+    return synced
 
 
 def _has_run(catalog: Catalog, run_id: str) -> bool:

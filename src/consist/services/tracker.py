@@ -170,7 +170,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         self.step_executors: dict[str, StepExecutor] = {}
         self._closed = False
         _open_trackers.add(self)
-        catalog_recovery.recover_on_open(self)
+        # Runs indexed from their snapshots as this tracker opened (`db sync` reports them).
+        self.indexed_on_open = catalog_recovery.recover_on_open(self)
         catalog_recovery.recover_interrupted_runs(self)
 
     # ------------------------------------------------------------------ lifecycle
