@@ -6,8 +6,8 @@ that publication, gives it a fresh run id and fresh artifact ids, then replaces,
 deletes or inserts fields at random paths with hostile values (``file://`` URIs,
 absolute paths, ``..`` plain and percent-encoded, control characters, lone
 surrogates, huge strings, wrong types, deep nesting, bogus digests, run ids
-that do not match), writes it to the store and pulls it on machine B. After
-every example:
+that do not match), writes it to the store and pulls it on machine B (with
+``tracker.pull``, or one time in eight with ``consist pull``). After every example:
 
 - the pull either worked, refused the run in its report, or raised a ConsistError;
 - reading what was accepted (``artifact_path``, ``consist.load``) raised nothing else;
@@ -26,14 +26,17 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.fuzz.tally import TALLIES, Tally
+from typer.testing import CliRunner
 
 import consist
+from consist.cli import app
 from consist.services.sharing import BLOB_DIGEST
 
 CATALOGS = {
@@ -162,11 +165,15 @@ class Puller:
         (root / "mounts" / "inputs" / "raw.csv").write_text("v\n1\n")
         (root / "catalog").mkdir()
         self.values = hostile_values(root / "outside")
-        self.tracker = consist.Tracker(
-            root / "runs",
-            catalog=CATALOGS[catalog].format(root=root),
+        self.url = CATALOGS[catalog].format(root=root)
+        self.tracker = self.open()
+
+    def open(self) -> Any:
+        return consist.Tracker(
+            self.root / "runs",
+            catalog=self.url,
             blobs=str(self.store),
-            mounts={"inputs": root / "mounts" / "inputs"},
+            mounts={"inputs": self.root / "mounts" / "inputs"},
         )
 
     def listing(self) -> dict[bytes, tuple[int, int]]:
@@ -205,14 +212,31 @@ class Puller:
             payload = b"{" * 5000
         return name, payload
 
-    def pull(self, name: str) -> None:
-        report = self.tally.attempt("pull", lambda: self.tracker.pull([name]))
+    def pull(self, name: str, via: str) -> None:
+        if via == "cli":
+            self.tracker.close()  # the command opens the catalog itself
+            try:
+                report = self.tally.attempt("consist pull", lambda: self.pull_cli(name))
+            finally:
+                self.tracker = self.open()
+        else:
+            report = self.tally.attempt("pull", lambda: self.tracker.pull([name]))
         if report is None:
             return
         self.imported += len(report.imported)
         self.refused += len(report.refused)
         for run_id in report.imported:
             self.tally.attempt("read accepted", lambda run_id=run_id: self.read(run_id))
+
+    def pull_cli(self, name: str) -> SimpleNamespace:
+        where = ["--catalog", self.url, "--run-dir", str(self.root / "runs")]
+        result = CliRunner().invoke(
+            app, ["pull", name, *where, "--blobs", str(self.store), "--json"]
+        )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code in (0, 1), result.output  # 1: something was refused
+        return SimpleNamespace(**json.loads(result.stdout))
 
     def read(self, run_id: str) -> None:
         found = self.tracker.get_artifacts_for_run(run_id)
@@ -263,12 +287,13 @@ def test_hostile_publications_are_refused_or_harmless(
         counter[0] += 1
         raw_before = tally.raw
         name, payload = puller.publication(counter[0], data)
+        via = data.draw(st.sampled_from(["api"] * 7 + ["cli"]), "via")
         named = puller.store / "named" / "snapshots" / f"{name}.json"
         honest = named.read_bytes() if named.exists() else None
         named.write_bytes(payload)
         before = puller.listing()
         try:
-            puller.pull(name)
+            puller.pull(name, via)
             pulled[0] += 1
             assert tally.raw == raw_before, "\n".join(tally.raw_seen[raw_before:])
             assert puller.listing() == before, "a file was created or changed outside B"

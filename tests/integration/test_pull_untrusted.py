@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 import consist
 from consist.cli import app
 from consist.domain import Artifact, RunRecord
-from consist.domain.errors import PathEscapesMount, UntrustedSnapshot
+from consist.domain.errors import InvalidInput, PathEscapesMount, UntrustedSnapshot
 from consist.services.pull_checks import check_published
 from consist.services.sharing import BLOB_DIGEST
 
@@ -61,6 +61,10 @@ def bad_producer(doc: dict[str, Any], outside: Path) -> None:
     output_of(doc)["producer_run_id"] = "../../x"
 
 
+def local_path_for_workspace_output(doc: dict[str, Any], outside: Path) -> None:
+    output_of(doc)["abs_path"] = str(outside / "pwned.txt")
+
+
 def bad_blob_digest(doc: dict[str, Any], outside: Path) -> None:
     output_of(doc)["meta"][BLOB_DIGEST] = "../../etc/passwd"
 
@@ -80,6 +84,7 @@ CRAFTED: dict[str, tuple[Mutation, str]] = {
     "evil-link": (link_other_run, "links[0].run_id"),
     "evil-producer": (bad_producer, "producer_run_id"),
     "evil-blob-digest": (bad_blob_digest, "meta.blob_digest"),
+    "evil-abs-path": (local_path_for_workspace_output, "artifacts[1].abs_path"),
 }
 
 
@@ -314,3 +319,16 @@ def test_a_deeply_nested_value_is_refused_naming_its_field(tmp_path: Path) -> No
     with pytest.raises(UntrustedSnapshot, match="nested more than") as caught:
         check_published(json.dumps(doc).encode(), "honest")
     assert caught.value.field.startswith("run.meta.deep.x.x")
+
+
+def test_loading_a_record_that_names_a_folder_as_a_file_is_our_error(tmp_path: Path) -> None:
+    """A record (pulled, or edited) whose CSV output is really a folder: consist.load
+    refuses it with our error instead of the reader's IsADirectoryError."""
+    with honest_machine(tmp_path / "m", str(tmp_path / "blobs")) as tracker:
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        artifact = record_with_output(
+            tmp_path, tracker, uri="elsewhere://out.csv", abs_path=str(folder), driver="csv"
+        )
+        with pytest.raises(InvalidInput, match="is a folder, not a csv file"):
+            consist.load(artifact, tracker=tracker)

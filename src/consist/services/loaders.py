@@ -111,6 +111,7 @@ READERS: dict[str, Callable[..., Any]] = {
 
 # Drivers whose reader gives a table, which ``as_`` may turn into another kind.
 TABLE_DRIVERS = ("csv", "feather", "h5", "json", "parquet")
+FOLDER_DRIVERS = ("parquet", "zarr")  # a Parquet dataset or a Zarr store may be a folder
 
 
 def read(path: Path, driver: str, as_: Any = None, **options: Any) -> Any:
@@ -124,6 +125,7 @@ def read(path: Path, driver: str, as_: Any = None, **options: Any) -> Any:
     ------
     InvalidInput
         If no reader exists for the driver (``directory`` and ``other`` have none),
+        ``path`` is a folder for a driver that reads files,
         or ``as_`` is given for a file that is not a table.
     """
     reader = READERS.get(driver)
@@ -132,6 +134,8 @@ def read(path: Path, driver: str, as_: Any = None, **options: Any) -> Any:
             f"no reader for driver {driver!r} ({path}); readable drivers: "
             f"{', '.join(sorted(READERS))}. Open the file yourself from artifact.path"
         )
+    if path.is_dir() and driver not in FOLDER_DRIVERS:
+        raise InvalidInput(f"{path} is a folder, not a {driver} file; no reader for it")
     if as_ is None:
         return reader(path, **options)
     from consist.services import frames

@@ -10,7 +10,8 @@ imported it must
 3. name only locations that stay where they belong: no control characters, no
    ``..`` segment (also percent-encoded), no absolute part after ``name://``, and
    no ``file://`` location for an artifact that a run produced (its bytes come
-   from the blob store, and would be written there);
+   from the blob store, and would be written there), and no ``abs_path`` for a
+   ``workspace://`` artifact (push writes none; it would be read instead);
 4. not redefine an artifact this machine knows: an artifact id already in the
    catalog must come with the same location, content hash and producer
    (:func:`check_known_artifacts`), or the publication would re-point it.
@@ -32,7 +33,7 @@ from urllib.parse import unquote
 
 from consist.domain import Artifact, RunRecord, canonical
 from consist.domain.errors import ArtifactNotFound, InvalidInput, UntrustedSnapshot
-from consist.domain.mount import FILE_SCHEME
+from consist.domain.mount import FILE_SCHEME, WORKSPACE
 from consist.services.snapshots import check_run_id
 
 __all__ = [
@@ -189,6 +190,15 @@ def _check_locations(document: Mapping[str, Any], run_id: str) -> None:
         reason = unsafe_uri_reason(artifact["uri"], produced=produced)
         if reason is not None:
             raise UntrustedSnapshot(run_id, f"artifacts[{i}].uri", f"{artifact['uri']!r} {reason}")
+        # push writes no path for a workspace:// artifact (it resolves under any run_dir);
+        # one here would make artifact_path answer wherever it says, before the run dir.
+        if artifact["uri"].startswith(f"{WORKSPACE}://") and artifact.get("abs_path") is not None:
+            raise UntrustedSnapshot(
+                run_id,
+                f"artifacts[{i}].abs_path",
+                f"{artifact['abs_path']!r} is given for a {WORKSPACE}:// artifact, "
+                "which push publishes without one",
+            )
 
 
 def unsafe_uri_reason(uri: str, *, produced: bool) -> str | None:
