@@ -113,7 +113,7 @@ def _kill_rounds(
         # Kill right after an acknowledgement (the catalog write is then still
         # queued) or at a random instant in between; give up waiting after
         # 30 s (a child stuck behind the busy catalog is killed all the same).
-        target = rng.randint(5, 30)
+        target = rng.randint(17, 40)
         lines: list[str] = []
         reader = threading.Thread(target=_collect, args=(child.stdout, lines))
         reader.start()
@@ -171,8 +171,9 @@ def _fresh(script: str, *args: str) -> object:
 def test_acknowledged_runs_survive_a_kill(tmp_path: Path, scheme: str, sig: signal.Signals) -> None:
     """0 acknowledged runs missing and every acknowledged step a hit, in a fresh process."""
     catalog = f"{scheme}:///{tmp_path}/catalog.{scheme}"
-    acked = _kill_rounds(tmp_path, catalog, sig, rounds=4, seed=sum(map(ord, scheme + sig.name)))
-    assert len(acked["runs"]) >= 50, "too few runs acknowledged to say anything"
+    acked = _kill_rounds(tmp_path, catalog, sig, rounds=6, seed=sum(map(ord, scheme + sig.name)))
+    # At least 100 per signal: 200 or more acknowledged runs per catalog, killed mid-work.
+    assert len(acked["runs"]) >= 100, "too few runs acknowledged to say anything"
     result = _fresh(VERIFY, str(tmp_path / "runs"), catalog, json.dumps(acked))
     assert isinstance(result, dict)
     assert result["missing"] == [], f"{len(result['missing'])} of {len(acked['runs'])} lost"
