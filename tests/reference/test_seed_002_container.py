@@ -12,11 +12,8 @@ a cache hit (no container), a new image version is a miss.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import io
 import shutil
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,71 +23,19 @@ import pandas as pd
 import pytest
 
 import consist
-from tests.support.docker_engine import busybox_rootfs
+from tests.reference.travel_model import containers_created, results_for, travel_model_images
 
 pytestmark = pytest.mark.docker
 
 HOST_FOLDERS = (Path("/data/inputs"), Path("/data/outputs"))
-PYTHON_SHIM = b'#!/bin/sh\nexec /bin/sh "$@"\n'
-RUN_PY = b"""\
-year="$2"
-test -s /inputs/land_use.csv || exit 3
-cp "/opt/model/results-$year.parquet" /outputs/results.parquet
-"""
-
-
-def results_for(year: int, version: str) -> pd.DataFrame:
-    return pd.DataFrame({"zone": [1, 2], "trips": [120, 80], "year": year, "model": version})
-
-
-def travel_model_rootfs(busybox: str, version: str) -> bytes:
-    """The busybox rootfs plus an executable ``/bin/python`` shim, ``/run.py`` and the
-    results the model "computes" (pre-built Parquet: the image has no Python)."""
-    buffer = io.BytesIO()
-    results = io.BytesIO()
-    results_for(2030, version).to_parquet(results, index=False)
-    buffer.write(busybox_rootfs(busybox, {"/opt/model/results-2030.parquet": results.getvalue()}))
-    buffer.seek(0)
-    with tarfile.open(fileobj=buffer, mode="a") as tar:
-        for name, data in (("bin/python", PYTHON_SHIM), ("run.py", RUN_PY)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
 def travel_model(docker_engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Images travel-model:v2.1 and :v2.2 on the test engine, which is DOCKER_HOST."""
-    client = docker_engine.client()
-    tags = []
-    try:
-        for version in ("v2.1", "v2.2"):
-            client.api.import_image_from_data(
-                travel_model_rootfs(docker_engine.busybox, version),
-                repository="travel-model",
-                tag=version,
-            )
-            tags.append(f"travel-model:{version}")
+    with travel_model_images(docker_engine, input_name="land_use.csv") as client:
         monkeypatch.setenv("DOCKER_HOST", docker_engine.base_url)
         yield client
-    finally:
-        for tag in tags:
-            with contextlib.suppress(Exception):
-                client.images.remove(tag, force=True)
-        client.close()
-
-
-def containers_created(client: Any, since: float) -> int:
-    """Containers the engine itself reports created since ``since`` (its event log)."""
-    until = time.time() + 1
-    time.sleep(1.1)  # the engine's event timestamps have a one-second resolution
-    events = client.events(
-        since=int(since), until=int(until) + 1, decode=True,
-        filters={"type": "container", "event": "create"},
-    )  # fmt: skip
-    return sum(1 for _ in events)
 
 
 @pytest.fixture

@@ -11,9 +11,6 @@ and the engine as ``DOCKER_HOST``.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,73 +21,20 @@ import pytest
 
 import consist
 from consist import Tracker
-from tests.support.docker_engine import busybox_rootfs
+from tests.reference.travel_model import containers_created, results_for, travel_model_images
 
 pytestmark = pytest.mark.docker
-
-PYTHON_SHIM = b'#!/bin/sh\nexec /bin/sh "$@"\n'
-RUN_PY = b"""\
-year="$2"
-test -s /inputs/input.csv || exit 3
-cp "/opt/model/results-$year.parquet" /outputs/results.parquet
-"""
-
-
-def results_for(year: int, version: str) -> pd.DataFrame:
-    return pd.DataFrame({"zone": [1, 2], "trips": [120, 80], "year": year, "model": version})
-
-
-def travel_model_rootfs(busybox: str, version: str) -> bytes:
-    """Busybox plus ``/bin/python`` (runs its script with sh), ``/run.py`` and the
-    results the model "computes" (pre-built Parquet: the image has no Python)."""
-    results = io.BytesIO()
-    results_for(2030, version).to_parquet(results, index=False)
-    buffer = io.BytesIO(
-        busybox_rootfs(busybox, {"/opt/model/results-2030.parquet": results.getvalue()})
-    )
-    with tarfile.open(fileobj=buffer, mode="a") as tar:
-        for name, data in (("bin/python", PYTHON_SHIM), ("run.py", RUN_PY)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
 def engine(docker_engine: Any, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """travel-model:v2.1 and :v2.2 on the test engine (DOCKER_HOST), and the input file."""
-    client = docker_engine.client()
-    tags = []
-    try:
-        for version in ("v2.1", "v2.2"):
-            client.api.import_image_from_data(
-                travel_model_rootfs(docker_engine.busybox, version),
-                repository="travel-model",
-                tag=version,
-            )
-            tags.append(f"travel-model:{version}")
+    with travel_model_images(docker_engine, input_name="input.csv") as client:
         monkeypatch.setenv("DOCKER_HOST", docker_engine.base_url)
         Path("data/inputs").mkdir(parents=True)
         Path("data/outputs").mkdir(parents=True)
         Path("data/inputs/input.csv").write_text("zone,jobs\n1,100\n2,250\n")
         yield client
-    finally:
-        for tag in tags:
-            with contextlib.suppress(Exception):
-                client.images.remove(tag, force=True)
-        client.close()
-
-
-def containers_created(client: Any, since: float) -> int:
-    """Containers the engine itself reports created since ``since`` (its event log)."""
-    until = time.time() + 1
-    time.sleep(1.1)  # the engine's event timestamps have a one-second resolution
-    events = client.events(
-        since=int(since), until=int(until) + 1, decode=True,
-        filters={"type": "container", "event": "create"},
-    )  # fmt: skip
-    return sum(1 for _ in events)
 
 
 def test_run_container(engine: Any) -> None:
