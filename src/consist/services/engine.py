@@ -165,8 +165,27 @@ def build_request(fn: Callable[..., Any] | None, options: Mapping[str, Any]) -> 
     return request
 
 
+@attrs.frozen
+class SignedStep:
+    """A step's signature with the inputs it was computed from (``sign_step``)."""
+
+    signature: Signature
+    inputs: Sequence[StepInput]
+    input_artifacts: Mapping[str, Artifact]
+    extra_identities: Mapping[str, str]
+
+
 def run_step(tracker: Tracker, request: StepRequest) -> RunResult:
     """Execute or reuse one step (see the module docstring for the cache modes)."""
+    signed = sign_step(tracker, request)
+    hit = serve_cached(tracker, request, signed)
+    if hit is not None:
+        return hit
+    return _execute(tracker, request, signed)
+
+
+def sign_step(tracker: Tracker, request: StepRequest) -> SignedStep:
+    """Resolve a step's inputs and compute its signature; runs and records nothing."""
     inputs = resolve_inputs(tracker, request.inputs, request.input_resolver)
     input_artifacts = {i.key: _as_artifact(tracker, i) for i in inputs}
     identities = {f"input:{key}": tracker.input_identity(a) for key, a in input_artifacts.items()}
@@ -183,11 +202,17 @@ def run_step(tracker: Tracker, request: StepRequest) -> RunResult:
         fn=request.fn,
         code_identity=request.code_identity or _identity_for_executor(request),
     )
-    if request.cache_mode in ("reuse", "readonly"):
-        hit = _usable_hit(tracker, request, signature)
-        if hit is not None:
-            return _serve_hit(tracker, request, hit, signature, input_artifacts)
-    return _execute(tracker, request, signature, inputs, input_artifacts, extra)
+    return SignedStep(signature, inputs, input_artifacts, extra)
+
+
+def serve_cached(tracker: Tracker, request: StepRequest, signed: SignedStep) -> RunResult | None:
+    """Record and return a cache hit for a signed step, or None when it must execute."""
+    if request.cache_mode not in ("reuse", "readonly"):
+        return None
+    hit = _usable_hit(tracker, request, signed.signature)
+    if hit is None:
+        return None
+    return _serve_hit(tracker, request, hit, signed.signature, signed.input_artifacts)
 
 
 def _identity_for_executor(request: StepRequest) -> Any:
@@ -336,17 +361,53 @@ def _link_input(tracker: Tracker, active: ActiveRun, key: str, artifact: Artifac
     )
 
 
-def _execute(
-    tracker: Tracker,
-    request: StepRequest,
-    signature: Signature,
-    inputs: Sequence[StepInput],
-    input_artifacts: Mapping[str, Artifact],
-    extra_identities: Mapping[str, str],
-) -> RunResult:
+def _execute(tracker: Tracker, request: StepRequest, signed: SignedStep) -> RunResult:
+    opened = open_step(tracker, request, signed)
+    try:
+        call = prepare_call(tracker, request, opened)
+        if request.execute is not None:
+            value = request.execute(opened.active, {})
+        else:
+            assert request.fn is not None
+            value = tracker.executor.execute(CallTask(request.fn, call.kwargs)).value
+        record_call(tracker, request, opened, call, value)
+    except BaseException as exc:
+        tracker.end_run(opened.active, error=exc, signature=signed.signature)
+        raise
+    return finish_step(tracker, opened, value)
+
+
+@attrs.define
+class OpenStep:
+    """A begun run of a signed step, its inputs linked (``open_step``)."""
+
+    active: ActiveRun
+    signed: SignedStep
+    linked: Mapping[str, Artifact]
+
+
+@attrs.frozen
+class PreparedCall:
+    """The arguments of a step function, and what to look at once it returned."""
+
+    kwargs: Mapping[str, Any]
+    output_paths: Mapping[str, Path]
+    capture_root: Path | None
+    before: Mapping[Path, tuple[int, int]]
+
+
+def open_step(
+    tracker: Tracker, request: StepRequest, signed: SignedStep, *, enter_context: bool = True
+) -> OpenStep:
+    """Begin the run of a step that missed the cache and link its inputs.
+
+    Raises what linking raises, after recording the run as failed.
+    """
     persist = request.cache_mode != "readonly"
     if request.cache_hydration == "inputs-missing":
-        hydration.backfill_inputs(tracker, {k: a for k, a in input_artifacts.items() if a.id})
+        hydration.backfill_inputs(
+            tracker, {k: a for k, a in signed.input_artifacts.items() if a.id}
+        )
     active = tracker.begin_run(
         _run_id_for(tracker, request, persist),
         request.model or request.name,
@@ -357,60 +418,65 @@ def _execute(
         config=request.config,
         facet=request.facet,
         persist=persist,
+        enter_context=enter_context,
         check_unique=False,  # _run_id_for checked explicit ids; generated ones are unique
         **request.meta,
     )
-    scratch: Path | None = None
     if not persist:
         scratch = Path(tempfile.mkdtemp(prefix="consist-readonly-"))
         active.workspace = scratch
         active.mounts = tracker.mounts.with_workspace(scratch)
-    active.run = attrs.evolve(active.run, signature=signature)
-    active.extra_identities.update(extra_identities)
+    active.run = attrs.evolve(active.run, signature=signed.signature)
+    active.extra_identities.update(signed.extra_identities)
     try:
         linked = {
-            s.key: _link_input(tracker, active, s.key, input_artifacts[s.key]) for s in inputs
+            s.key: _link_input(tracker, active, s.key, signed.input_artifacts[s.key])
+            for s in signed.inputs
         }
-        value = _call(tracker, request, active, inputs, linked)
     except BaseException as exc:
-        tracker.end_run(active, error=exc, signature=signature)
+        tracker.end_run(active, error=exc, signature=signed.signature)
         raise
-    run = tracker.end_run(active, signature=signature)  # archives outputs when it completes
-    return RunResult(run, dict(active.outputs), cache_hit=False, value=value)
+    return OpenStep(active, signed, linked)
 
 
-def _call(
-    tracker: Tracker,
-    request: StepRequest,
-    active: ActiveRun,
-    inputs: Sequence[StepInput],
-    linked: Mapping[str, Artifact],
-) -> Any:
+def finish_step(tracker: Tracker, opened: OpenStep, value: Any) -> RunResult:
+    """End a run whose outputs are recorded (archiving them when it completes)."""
+    run = tracker.end_run(opened.active, signature=opened.signed.signature)
+    return RunResult(run, dict(opened.active.outputs), cache_hit=False, value=value)
+
+
+def prepare_call(tracker: Tracker, request: StepRequest, opened: OpenStep) -> PreparedCall:
+    """The step function's keyword arguments; output folders made, capture begun."""
+    active = opened.active
     output_paths = {
         key: (Path(p) if Path(p).is_absolute() else active.workspace / p)
         for key, p in (request.output_paths or {}).items()
     }
     for path in output_paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    context = StepContext(active, output_paths)
     capture_root = _capture_root(request)
     before = file_states(capture_root, request.capture_pattern) if capture_root else {}
-    if request.execute is not None:
-        value = request.execute(active, {})
-    else:
-        assert request.fn is not None
-        kwargs = _kwargs(tracker, request, inputs, linked, context)
-        value = tracker.executor.execute(CallTask(request.fn, kwargs)).value
+    kwargs: dict[str, Any] = {}
+    if request.execute is None:
+        context = StepContext(active, output_paths)
+        kwargs = _kwargs(tracker, request, opened.signed.inputs, opened.linked, context)
+    return PreparedCall(kwargs, output_paths, capture_root, before)
+
+
+def record_call(
+    tracker: Tracker, request: StepRequest, opened: OpenStep, call: PreparedCall, value: Any
+) -> None:
+    """Turn what the step function returned and wrote into the run's outputs."""
+    active = opened.active
     record_return_value(tracker, active, value, list(request.outputs), request.name)
-    for key, path in output_paths.items():
+    for key, path in call.output_paths.items():
         if key not in active.outputs:
             if not path.exists():
                 raise MissingOutputFile(f"output {key!r} was not written to {path}")
             tracker.log_artifact(path, key, "output", run=active)
-    if capture_root is not None:
-        capture_changed(active, capture_root, request.capture_pattern, before)
+    if call.capture_root is not None:
+        capture_changed(active, call.capture_root, request.capture_pattern, call.before)
     check_declared_outputs(active, list(request.outputs), request.name)
-    return value
 
 
 def _capture_root(request: StepRequest) -> Path | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,6 +44,7 @@ from consist.services.step_io import resolve_inputs
 
 if TYPE_CHECKING:
     from consist.services.active_run import ActiveRun
+    from consist.services.steps.fanout import MapResults
     from consist.services.tracker import Tracker
 
 T = TypeVar("T")
@@ -342,6 +343,56 @@ class Scenario:
         self.coupler.update(result.outputs)
         self._record(result.run, "run", result.cache_hit)
         return result
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        input_keys: Sequence[str] = (),
+        optional_input_keys: Sequence[str] = (),
+        cache_hydration: str | None = None,
+        executor: Any = None,
+        fail_fast: bool = False,
+        chain: str | Mapping[str, str] | None = None,
+        progress: bool | None = None,
+        **options: Any,
+    ) -> MapResults:
+        """``tracker.map`` as steps of this scenario: string inputs are coupler keys,
+        and the outputs of completed items go into the coupler in item order."""
+        from consist.services.steps.fanout import MapStopped, run_map
+
+        self._open("sc.map")
+        options.setdefault("name", step_defaults(fn).get("name") or fn.__name__)
+        options.update(
+            parent_run_id=self.id,
+            input_resolver=self.coupler.resolve,
+            cache_hydration=cache_hydration or self.step_cache_hydration,
+        )
+
+        def with_coupler(item_options: dict[str, Any]) -> dict[str, Any]:
+            inputs = item_options.get("inputs")
+            combined = combine_inputs(self.coupler, inputs, input_keys, optional_input_keys)
+            return {**item_options, "inputs": combined}
+
+        try:
+            results = run_map(
+                self.tracker, fn, items, options,
+                executor=executor, fail_fast=fail_fast, chain=chain, progress=progress,
+                prepare=with_coupler,
+            )  # fmt: skip
+        except MapStopped as stopped:
+            self._record_map(stopped.results)
+            raise
+        self._record_map(results)
+        return results
+
+    def _record_map(self, results: MapResults) -> None:
+        for item in results:
+            if item.result is not None:
+                if item.ok:
+                    self.coupler.update(item.result.outputs)
+                self._record(item.result.run, "run", item.cache_hit)
 
     def _run_step(
         self,

@@ -14,9 +14,9 @@ import re
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -66,6 +66,9 @@ from consist.services.tracker_artifacts import (
     ArtifactLogging,
 )
 from consist.services.tracker_queries import RunQueries
+
+if TYPE_CHECKING:
+    from consist.services.steps.fanout import MapResults
 
 logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
@@ -470,6 +473,40 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         if active is not None and active.tracker is self:
             options.setdefault("parent_run_id", active.run.id)
         return run_step(self, build_request(fn, options))
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        executor: Any = None,
+        fail_fast: bool = False,
+        chain: str | Mapping[str, str] | None = None,
+        progress: bool | None = None,
+        **options: Any,
+    ) -> MapResults:
+        """Run ``fn`` as a cached step once per item; results in item order.
+
+        Every item is signed here first: hits are served without submitting
+        anything, misses run on ``executor`` (None: this process; ``"processes"``
+        or a ``concurrent.futures`` executor; a ``distributed.Client``). Options
+        are those of :meth:`run`; a callable given for a per-item option (config,
+        inputs, year, ...) is called with the item, otherwise each item is a
+        mapping of options. A failing item is recorded as failed and the others
+        finish; ``fail_fast=True`` stops and raises ``MapStopped``. ``chain="key"``
+        (or ``{input: output key}``) feeds each item's output into the next item's
+        input and runs the items in order. See ``docs/cluster.md``.
+        """
+        from consist.services.steps.fanout import run_map
+
+        self._check_open()
+        active = context.current_run_or_none()
+        if active is not None and active.tracker is self:
+            options.setdefault("parent_run_id", active.run.id)
+        return run_map(
+            self, fn, items, options,
+            executor=executor, fail_fast=fail_fast, chain=chain, progress=progress,
+        )  # fmt: skip
 
     def _run_with(
         self, executor: str, fn: Callable[..., Any] | None, options: dict[str, Any]
