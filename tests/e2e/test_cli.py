@@ -128,7 +128,7 @@ def test_bad_arguments_exit_2(built: dict[str, Any]) -> None:
     assert "sleeping" in result.output
     assert runner.invoke(app, ["no-such-command"]).exit_code == 2
     lineage = cli(built["root"], "lineage", built["new"], "--format", "png")
-    assert lineage.exit_code == 1 and "--format must be one of" in lineage.stderr
+    assert lineage.exit_code == 2 and "must be one of" in lineage.stderr
 
 
 @pytest.mark.parametrize("command", ["show", "artifacts", "why", "lineage"])

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from consist.domain.errors import ConsistError, InvalidInput, NotFound
+from consist.domain import RunQuery
+from consist.domain.errors import ConsistError
 
 if TYPE_CHECKING:
     from consist.tracking import Tracker
@@ -31,6 +32,9 @@ STORAGE_OPTIONS_ENV = "CONSIST_STORAGE_OPTIONS"
 DEFAULT_CATALOG = "provenance.duckdb"
 DEFAULT_RUN_DIR = "runs"
 DEMO_DIR = "consist-demo"
+# What a run records of where it ran: ``<run_dir>/<run id>``, holding its snapshot.
+RECORDED_WORKSPACE = "_physical_run_dir"
+SNAPSHOT_NAME = "consist.json"
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -55,6 +59,14 @@ RunDirOption = Annotated[
         show_default=False,
     ),
 ]
+RunArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="RUN",
+        help="Run id, or a unique beginning of one.",
+        autocompletion=lambda ctx, incomplete: _complete_run_id(ctx, incomplete),
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts, not tables.")]
 BlobsOption = Annotated[
     str | None,
@@ -71,6 +83,12 @@ BlobsOption = Annotated[
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _complete_run_id(ctx: Any, incomplete: str) -> list[str]:
+    from consist.cli._run_ids import complete_run_id
+
+    return complete_run_id(ctx, incomplete)
 
 
 class CliError(ConsistError):
@@ -91,6 +109,8 @@ def locate(catalog: str | None, run_dir: str | None, cwd: Path | None = None) ->
 
     Without either, ``./provenance.duckdb`` and ``./runs`` are used; when neither
     exists but ``./consist-demo/`` holds a demo catalog, the demo's are used.
+    With a catalog but no run directory, the run directory is the one the
+    catalog's runs were recorded in (else ``runs`` beside the catalog file).
     """
     from consist.tracking import catalog_url_for
 
@@ -108,10 +128,39 @@ def locate(catalog: str | None, run_dir: str | None, cwd: Path | None = None) ->
     chosen_run_dir = Path(os.path.abspath(run_dir)) if run_dir else base / DEFAULT_RUN_DIR
     raw = catalog or str(base / DEFAULT_CATALOG)
     if "://" in raw:
-        file = _file_of_url(raw)
-        return Location(raw, file, chosen_run_dir)
-    path = Path(os.path.abspath(raw))
-    return Location(catalog_url_for(path), path, chosen_run_dir)
+        url, file = raw, _file_of_url(raw)
+    else:
+        file = Path(os.path.abspath(raw))
+        url = catalog_url_for(file)
+    if catalog is not None and run_dir is None:
+        chosen_run_dir = _run_dir_of(url, file) or chosen_run_dir
+    return Location(url, file, chosen_run_dir)
+
+
+def _run_dir_of(url: str, file: Path | None) -> Path | None:
+    """The run directory a catalog's newest runs were recorded in, if it is still there,
+    else a ``runs`` folder beside the catalog file."""
+    from consist.container import build_catalog
+
+    if file is not None and not file.is_file():
+        return None
+    try:
+        opened = build_catalog(url)
+    except ConsistError:
+        return None
+    try:
+        for run in opened.find_runs(RunQuery(limit=50)):
+            recorded = run.meta.get(RECORDED_WORKSPACE)
+            if isinstance(recorded, str):
+                candidate = Path(recorded).parent
+                if (candidate / run.id / SNAPSHOT_NAME).is_file():
+                    return candidate
+    except ConsistError:
+        pass
+    finally:
+        opened.close()
+    beside = file.parent / DEFAULT_RUN_DIR if file is not None else None
+    return beside if beside is not None and beside.is_dir() else None
 
 
 def _file_of_url(url: str) -> Path | None:
@@ -264,16 +313,19 @@ def short(digest: str | None, width: int = 12) -> str:
 
 
 def get_run_or_fail(tracker: Tracker, run_id: str) -> Any:
-    """The run, or a NotFound saying how to list the runs there are."""
-    try:
-        return tracker.get_run(run_id)
-    except NotFound:
-        raise NotFound(
-            f"no run with id {run_id!r} in the catalog; `consist runs` lists the runs there are"
-        ) from None
+    """The run whose id is, or uniquely starts with, ``run_id``.
+
+    NotFound says how to list the runs there are; AmbiguousMatch lists the candidates.
+    """
+    from consist.cli._run_ids import resolve_run_id
+
+    return tracker.get_run(resolve_run_id(tracker, run_id))
 
 
 def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    """A bad choice is a malformed command line: usage on stderr, exit code 2."""
     if value not in choices:
-        raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise typer.BadParameter(
+            f"must be one of {', '.join(choices)}, not {value!r}", param_hint=f"'{name}'"
+        )
     return value

@@ -108,7 +108,7 @@ def find_artifact(tracker: Any, ref: str) -> Artifact:
         return found[0]  # type: ignore[no-any-return]
     if ":" in ref:
         run_id, _, key = ref.partition(":")
-        get_run_or_fail(tracker, run_id)
+        run_id = get_run_or_fail(tracker, run_id).id
         both = tracker.get_artifacts_for_run(run_id)
         artifact = both.outputs.get(key) or both.inputs.get(key)
         if artifact is None:

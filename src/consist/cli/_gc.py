@@ -36,13 +36,14 @@ from consist.cli._common import (
     CliError,
     JsonOption,
     RunDirOption,
+    cell_text,
     console,
     emit_json,
     human_size,
     reports_errors,
-    table,
     tracker_for,
 )
+from consist.cli._fit import Col, fitted_table
 from consist.domain import Artifact, Direction, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError
 from consist.services import sharing
@@ -170,6 +171,16 @@ def delete(item: Collectable) -> None:
         item.path.unlink(missing_ok=True)
 
 
+GC_COLUMNS = [
+    Col("run", whole=True),
+    Col("step", drop=2),
+    Col("key"),
+    Col("why", drop=1),
+    Col("size"),
+    Col("path"),
+]
+
+
 @app.command("gc")
 @reports_errors
 def gc_command(
@@ -207,14 +218,12 @@ def gc_command(
     if not items:
         console.print("nothing to collect: every output file is current or still used")
         return
-    rows = [[i.run_id, i.step, i.key, i.reason, human_size(i.size), i.path] for i in items]
+    rows = [
+        [i.run_id, cell_text(i.step), i.key, i.reason, human_size(i.size), str(i.path)]
+        for i in items
+    ]
     verb = "deleted" if yes else "would delete"
-    console.print(
-        table(
-            f"{verb} {len(items)} file(s), {human_size(total)}",
-            ["run", "step", "key", "why", "size", "path"],
-            rows,
-        )
-    )
+    title = f"{verb} {len(items)} file(s), {human_size(total)}"
+    console.print(fitted_table(title, GC_COLUMNS, rows, console.width))
     if not yes:
         console.print("dry run: pass --yes to delete them (snapshots and catalog rows stay)")

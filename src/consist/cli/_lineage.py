@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,8 @@ from consist.cli._common import (
     reports_errors,
     tracker_for,
 )
-from consist.domain.errors import NotFound
+from consist.cli._run_ids import complete_run_id, resolve_run_id
+from consist.domain.errors import AmbiguousMatch, NotFound
 from consist.services.lineage import LineageNode
 
 app = typer.Typer()
@@ -103,10 +104,28 @@ def to_tree(root: LineageNode) -> Tree:
     return tree
 
 
+def _run_by_prefix(tracker: Any, ref: str) -> str:
+    try:
+        return resolve_run_id(tracker, ref)
+    except AmbiguousMatch:
+        raise
+    except NotFound:
+        raise NotFound(
+            f"no run or artifact {ref!r} in the catalog; `consist runs` lists the runs"
+        ) from None
+
+
 @app.command("lineage")
 @reports_errors
 def lineage_command(
-    ref: Annotated[str, typer.Argument(metavar="RUN|ARTIFACT", help="Run id, artifact id or URI.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN|ARTIFACT",
+            help="Run id (or a unique beginning of one), artifact id or URI.",
+            autocompletion=complete_run_id,
+        ),
+    ],
     direction: Annotated[
         str, typer.Option("--direction", "-d", help="upstream (sources) or downstream (uses).")
     ] = "upstream",
@@ -123,9 +142,7 @@ def lineage_command(
         try:
             root = tracker.lineage(ref, direction=direction, max_depth=depth)
         except NotFound:
-            raise NotFound(
-                f"no run or artifact {ref!r} in the catalog; `consist runs` lists the runs"
-            ) from None
+            root = tracker.lineage(_run_by_prefix(tracker, ref), direction, depth)
     if as_json:
         emit_json(root.to_dict())
     elif fmt == "mermaid":

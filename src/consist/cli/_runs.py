@@ -11,7 +11,9 @@ from rich.markup import escape
 from consist.cli._common import (
     CatalogOption,
     JsonOption,
+    RunArgument,
     RunDirOption,
+    cell_text,
     console,
     emit_json,
     get_run_or_fail,
@@ -19,29 +21,39 @@ from consist.cli._common import (
     reports_errors,
     seconds_text,
     short,
-    table,
     tracker_for,
 )
+from consist.cli._fit import Col, fitted_table, key_values
+from consist.cli._run_ids import scenario_id
 from consist.domain import Artifact, Run, RunQuery, RunStatus
 
 app = typer.Typer()
 
 
-def run_row(run: Run) -> list[Any]:
-    hit = "hit" if run.cache_hit else ("miss" if run.status is RunStatus.COMPLETED else "-")
+def run_row(run: Run) -> list[str]:
+    # One column for status and cache: a completed run either executed or was a hit.
+    status = "hit" if run.cache_hit and run.status is RunStatus.COMPLETED else str(run.status)
     return [
         run.id,
-        run.model,
-        str(run.status),
-        run.parent_run_id,
-        run.year,
-        hit,
-        run.created_at,
+        cell_text(run.model),
+        status,
+        cell_text(run.parent_run_id),
+        cell_text(run.year),
+        run.created_at.astimezone().strftime("%m-%d %H:%M"),
         seconds_text(run.duration_seconds),
     ]
 
 
-RUN_COLUMNS = ["run", "step", "status", "scenario", "year", "cache", "started", "duration"]
+# Ids (run, scenario) are never cut; duration, step, started and then scenario give way.
+RUN_COLUMNS = [
+    Col("run", whole=True),
+    Col("step", drop=3),
+    Col("status"),
+    Col("scenario", whole=True, drop=1),
+    Col("year"),
+    Col("started", drop=2),
+    Col("duration", drop=4),
+]
 
 
 @app.command("runs")
@@ -62,10 +74,17 @@ def runs_command(
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first, filtered by step, scenario, year, status and tags."""
-    query = RunQuery(
-        parent_run_id=scenario, model=model, year=year, status=status, tags=tag or (), limit=limit
-    )
     with tracker_for(catalog, run_dir) as tracker:  # redacted again: records older than redaction
+        if scenario:
+            scenario = scenario_id(tracker, scenario)
+        query = RunQuery(
+            parent_run_id=scenario,
+            model=model,
+            year=year,
+            status=status,
+            tags=tag or (),
+            limit=limit,
+        )
         found = [tracker.redactor.run(run) for run in tracker.find_runs(query)]
     if as_json:
         emit_json([run.to_dict() | {"duration_seconds": run.duration_seconds} for run in found])
@@ -73,9 +92,9 @@ def runs_command(
     if not found:
         console.print("no runs match")
         return
-    console.print(
-        table(f"{len(found)} run(s), newest first", RUN_COLUMNS, [run_row(r) for r in found])
-    )
+    title = f"{len(found)} run(s), newest first"
+    rows = [run_row(r) for r in found]
+    console.print(fitted_table(title, RUN_COLUMNS, rows, console.width))
 
 
 def artifact_dict(tracker: Any, artifact: Artifact) -> dict[str, Any]:
@@ -89,16 +108,15 @@ def artifact_dict(tracker: Any, artifact: Artifact) -> dict[str, Any]:
     return data
 
 
-def _artifact_rows(artifacts: dict[str, dict[str, Any]], direction: str) -> list[list[Any]]:
+def _artifact_rows(artifacts: dict[str, dict[str, Any]]) -> list[list[str]]:
     return [
         [
-            direction,
             key,
             data["driver"],
             human_size(data["size"]),
-            data["on_disk"],
+            cell_text(data["on_disk"]),
             short(data["content_hash"]),
-            data["producer_run_id"],
+            cell_text(data["producer_run_id"]),
             data["uri"],
             data["id"],
         ]
@@ -106,21 +124,31 @@ def _artifact_rows(artifacts: dict[str, dict[str, Any]], direction: str) -> list
     ]
 
 
+# The producer is a run id: never cut. The artifact id and driver give way first.
 ARTIFACT_COLUMNS = [
-    "direction",
-    "key",
-    "driver",
-    "size",
-    "on disk",
-    "hash",
-    "producer",
-    "uri",
-    "id",
+    Col("key"),
+    Col("driver", drop=2),
+    Col("size", drop=3),
+    Col("on disk", drop=4),
+    Col("hash", drop=5),
+    Col("producer", whole=True),
+    Col("uri", keep=32),
+    Col("id", whole=True, drop=6),
 ]
 
 
+def print_artifacts(artifacts: dict[str, dict[str, dict[str, Any]]], of: str = "") -> None:
+    """The inputs, then the outputs, each as a table (or a line saying there are none)."""
+    for direction in ("inputs", "outputs"):
+        title = f"{direction}{of}"
+        rows = _artifact_rows(artifacts[direction])
+        if rows:
+            console.print(fitted_table(title, ARTIFACT_COLUMNS, rows, console.width))
+        else:
+            console.print(f"no {title}")
+
+
 def _run_artifacts(tracker: Any, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-    get_run_or_fail(tracker, run_id)
     found = tracker.get_artifacts_for_run(run_id)
     return {
         "inputs": {k: artifact_dict(tracker, a) for k, a in found.inputs.items()},
@@ -131,7 +159,7 @@ def _run_artifacts(tracker: Any, run_id: str) -> dict[str, dict[str, dict[str, A
 @app.command("show")
 @reports_errors
 def show_command(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.")],
+    run_id: RunArgument,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
     as_json: JsonOption = False,
@@ -139,7 +167,7 @@ def show_command(
     """One run in full: config, signature parts, inputs, outputs, timings, cache source."""
     with tracker_for(catalog, run_dir) as tracker:
         run = tracker.redactor.run(get_run_or_fail(tracker, run_id))
-        artifacts = _run_artifacts(tracker, run_id)
+        artifacts = _run_artifacts(tracker, run.id)
     if as_json:
         emit_json({"run": run.to_dict(), "duration_seconds": run.duration_seconds, **artifacts})
         return
@@ -164,34 +192,28 @@ def show_command(
     ]
     if run.error_type:
         facts.append(("error", f"{run.error_type}: {run.error_message}"))
-    console.print(table(None, ["field", "value"], facts))
+    console.print(key_values([(label, cell_text(value)) for label, value in facts]))
     console.print("[bold]config[/bold]")
     console.print(escape(json.dumps(dict(run.config), indent=2, default=str)))
-    rows = _artifact_rows(artifacts["inputs"], "input")
-    rows += _artifact_rows(artifacts["outputs"], "output")
-    console.print(table("artifacts", ARTIFACT_COLUMNS, rows) if rows else "no artifacts")
+    print_artifacts(artifacts)
 
 
 @app.command("artifacts")
 @reports_errors
 def artifacts_command(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.")],
+    run_id: RunArgument,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The inputs and outputs of a run, and whether each file is on this machine."""
     with tracker_for(catalog, run_dir) as tracker:
+        run_id = get_run_or_fail(tracker, run_id).id
         artifacts = _run_artifacts(tracker, run_id)
     if as_json:
         emit_json(artifacts)
         return
-    rows = _artifact_rows(artifacts["inputs"], "input")
-    rows += _artifact_rows(artifacts["outputs"], "output")
-    if not rows:
-        console.print(f"run {escape(run_id)} has no artifacts")
-        return
-    console.print(table(f"artifacts of {run_id}", ARTIFACT_COLUMNS, rows))
+    print_artifacts(artifacts, f" of {run_id}")
 
 
 def _plain(value: Any) -> Any:
@@ -202,7 +224,7 @@ def _plain(value: Any) -> Any:
 @app.command("why")
 @reports_errors
 def why_command(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id.")],
+    run_id: RunArgument,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
     as_json: JsonOption = False,

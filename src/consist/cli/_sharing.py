@@ -18,13 +18,23 @@ from consist.cli._common import (
     reports_errors,
     tracker_for,
 )
+from consist.cli._run_ids import complete_run_id, resolve_run_ids
 from consist.services.sharing import PullReport
 
 app = typer.Typer()
 
 RunIdsArgument = Annotated[
     list[str] | None,
-    typer.Argument(help="Run ids (default: every run).", show_default=False),
+    typer.Argument(
+        help="Run ids, or unique beginnings of them (default: every run).",
+        show_default=False,
+        autocompletion=complete_run_id,
+    ),
+]
+# Runs to pull are not in this catalog yet, so only whole ids name them.
+PublishedIdsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Full run ids as published (default: every run).", show_default=False),
 ]
 
 
@@ -46,7 +56,7 @@ def push_command(
     """Publish run snapshots to the blob store so other machines can pull them."""
     url = need_blobs(blobs, "push")
     with tracker_for(catalog, run_dir, blobs=url) as tracker:
-        report = tracker.push(run_ids or None)
+        report = tracker.push(resolve_run_ids(tracker, run_ids))
     if as_json:
         emit_json(report.to_dict())
         return
@@ -69,7 +79,7 @@ def archive_command(
     """Archive outputs whose archiving failed when their run ended (push does this too)."""
     url = need_blobs(blobs, "archive")
     with tracker_for(catalog, run_dir, blobs=url) as tracker:
-        report = tracker.archive_pending(run_ids or None)
+        report = tracker.archive_pending(resolve_run_ids(tracker, run_ids))
     if as_json:
         emit_json(report.to_dict())
         return
@@ -90,7 +100,7 @@ def print_archived(archived: list[tuple[str, str]], pending: list[tuple[str, str
 @app.command("pull")
 @reports_errors
 def pull_command(
-    run_ids: RunIdsArgument = None,
+    run_ids: PublishedIdsArgument = None,
     blobs: BlobsOption = None,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
