@@ -56,7 +56,7 @@ def _backdate(folder: Path) -> None:
 
 
 def recheck(root: Path, in_git: bool, repeat: int) -> Any:
-    from consist.services import code_identity
+    from consist.services.identity import code_identity
 
     label = "git" if in_git else "no_git"
     step = _project(root / label, f"bench_ci_{label}", in_git)

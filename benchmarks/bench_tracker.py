@@ -159,7 +159,7 @@ def _fill_catalog(tracker: Any, count: int) -> None:
 
 
 def hashing(root: Path, size: int) -> None:
-    from consist.services.hashing import FileHasher, HashMemo
+    from consist.services.identity.hashing import FileHasher, HashMemo
 
     path = root / "big.bin"
     chunk = os.urandom(1 << 20)

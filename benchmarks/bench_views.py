@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks._harness import report, time_calls
-from consist.services.file_footers import FileFooters, signature_of
-from consist.services.hybrid_views import ColdFile, hybrid_view_sql
+from consist.services.data.file_footers import FileFooters, signature_of
+from consist.services.data.hybrid_views import ColdFile, hybrid_view_sql
 from consist_duckdb import DuckDBTableStore
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
-from consist.services import context, loaders, owners
-from consist.services.active_run import ActiveRun
-from consist.services.context import current_tracker, use_tracker
-from consist.services.engine import RunResult
+from consist.services.runs import context, owners
+from consist.services.runs.active_run import ActiveRun
+from consist.services.runs.context import current_tracker, use_tracker
+from consist.services.steps import loaders
+from consist.services.steps.engine import RunResult
 from consist.services.tracker import Tracker
 
 __all__ = [
@@ -175,7 +176,7 @@ def run(fn: Any = None, *, tracker: Tracker | None = None, **options: Any) -> Ru
 
 def define_step(**defaults: Any) -> Any:
     """Decorator storing ``tracker.run`` defaults on a function (no tracker needed)."""
-    from consist.services.engine import STEP_ATTRIBUTE
+    from consist.services.steps.engine import STEP_ATTRIBUTE
 
     def decorate(fn: Any) -> Any:
         setattr(fn, STEP_ATTRIBUTE, dict(defaults))
@@ -198,7 +199,7 @@ def run_query(
     Only reads run: a statement that would change the database raises
     ``WriteNotAllowed`` unless ``allow_write=True``.
     """
-    from consist.services.query import run_query as _run_query
+    from consist.services.data.query import run_query as _run_query
 
     owner = current_tracker(tracker, "consist.run_query")
     return _run_query(owner, statement, params, as_, allow_write=allow_write)

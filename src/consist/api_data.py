@@ -12,9 +12,10 @@ from typing import Any
 
 from consist.domain import Artifact
 from consist.domain.errors import InvalidInput, MissingFile
-from consist.services import loaders, owners
-from consist.services.context import current_tracker
-from consist.services.frames import requested_kind
+from consist.services.data.frames import requested_kind
+from consist.services.runs import owners
+from consist.services.runs.context import current_tracker
+from consist.services.steps import loaders
 from consist.services.tracker import Tracker
 
 __all__ = ["DB_FALLBACK", "export_schema", "ingest", "load_df"]
@@ -149,7 +150,7 @@ def export_schema(
     NotFound
         Nothing is known about the key's columns.
     """
-    from consist.services.schema_export import export_schema as _export
+    from consist.services.data.schema_export import export_schema as _export
 
     owner = current_tracker(tracker, "consist.export_schema")
     return _export(owner, key, None if path is None else Path(path), sqlmodel)

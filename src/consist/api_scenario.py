@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consist.domain.errors import NoActiveTracker
-from consist.services.context import current_tracker
-from consist.services.coupler import Coupler, coupler_schema
-from consist.services.facets_query import pivot_facets as _pivot_facets
-from consist.services.scenario import Scenario
-from consist.services.scenario_steps import StepTrace
+from consist.services.runs.context import current_tracker
+from consist.services.scenarios.coupler import Coupler, coupler_schema
+from consist.services.scenarios.facets_query import pivot_facets as _pivot_facets
+from consist.services.scenarios.scenario import Scenario
+from consist.services.scenarios.scenario_steps import StepTrace
 from consist.services.tracker import Tracker
 
 __all__ = ["Coupler", "Scenario", "StepTrace", "coupler_schema", "pivot_facets", "scenario"]

@@ -17,8 +17,8 @@ from typing import Any
 from consist.container import build_tables
 from consist.domain import canonical, utcnow
 from consist.domain.errors import InvalidInput
-from consist.services.query import convert
-from consist.services.sql_names import quote_identifier, table_name_for_key
+from consist.services.data.query import convert
+from consist.services.data.sql_names import quote_identifier, table_name_for_key
 
 INDEX_TABLE = "consist_checkpoints"
 _FORMATS = ("polars", "pandas", "arrow")
@@ -73,7 +73,7 @@ class CheckpointStore:
         self._tables = tables
         self._config_hash = canonical.digest(config if config is not None else {})
         if code_version is None:
-            from consist.services.code_identity import git_identity
+            from consist.services.identity.code_identity import git_identity
 
             code_version = git_identity(Path.cwd())
         self._code_version = code_version

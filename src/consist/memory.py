@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -18,22 +17,20 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord, RunStatus
+from consist.domain.digests import check_digest
 from consist.domain.errors import (
     ArtifactNotFound,
     BlobNotFound,
     IntegrityError,
-    InvalidInput,
     MissingFile,
     RunNotFound,
 )
+from consist.domain.run import newest_first
+from consist.files import write_atomically
 from consist.ports.execute import CallTask, TaskOutcome
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-
-
-def newest_first(runs: list[Run]) -> list[Run]:
-    return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)
 
 
 class InMemoryCatalog:
@@ -124,64 +121,6 @@ class InMemoryCatalog:
 
     def close(self) -> None:
         pass
-
-
-def check_digest(digest: str) -> str:
-    if not isinstance(digest, str) or not _HEX64.match(digest):
-        raise InvalidInput(f"{digest!r} is not a lower-case hex SHA-256 digest")
-    return digest
-
-
-def sha256_of_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def temp_file_beside(destination: Path) -> tuple[int, str]:
-    """Create and open a new, empty ``.<name>.<random>`` file in ``destination``'s folder.
-
-    Returns its descriptor (open for writing) and path. Unlike
-    ``tempfile.mkstemp``, which always gives 0600, the file gets the
-    permissions of any newly created file (0666 less the umask), and keeps
-    them once it is renamed over ``destination``.
-    """
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        name = destination.parent / f".{destination.name}.{os.urandom(6).hex()}"
-        try:
-            return os.open(name, flags, 0o666), str(name)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"cannot create a temporary file beside {destination}")
-
-
-def write_atomically(destination: Path, chunks: Iterator[bytes], durable: bool = True) -> Path:
-    """Write chunks to a temp file beside ``destination``, fsync, then rename over it.
-
-    ``durable=False`` skips the fsync: readers still never see half a file, but a
-    power cut may lose the newest version (fine for transient state). The file
-    gets the usual permissions of a new file (0666 less the umask).
-    """
-    try:
-        fd, temp_name = temp_file_beside(destination)
-    except FileNotFoundError:  # first write into this folder
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = temp_file_beside(destination)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(temp_name, destination)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return destination
 
 
 class InMemoryBlobStore:

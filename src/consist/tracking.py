@@ -17,7 +17,7 @@ from consist.container import container_for
 from consist.domain.errors import CatalogCorrupt, InvalidURI
 from consist.integrations.containers import run_container_step
 from consist.ports import SupportsTableStore
-from consist.services.catalog_recovery import set_aside
+from consist.services.store.catalog_recovery import set_aside
 from consist.services.tracker import Tracker as _TrackerService
 
 DEFAULT_RUN_DIR = "runs"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import consist
-from consist.services.code_identity import CodeIdentityWarning
+from consist.services.identity.code_identity import CodeIdentityWarning
 
 DRIVER = """
 import json, sys

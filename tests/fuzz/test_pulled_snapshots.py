@@ -37,7 +37,7 @@ from typer.testing import CliRunner
 
 import consist
 from consist.cli import app
-from consist.services.sharing import BLOB_DIGEST
+from consist.domain.digests import BLOB_DIGEST
 
 CATALOGS = {
     "duckdb": "duckdb:///{root}/catalog/provenance.duckdb",

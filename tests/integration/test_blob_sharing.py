@@ -23,8 +23,8 @@ import pytest
 import consist
 from consist.domain import Direction
 from consist.domain.errors import BlobStoreError, IntegrityError, InvalidInput, MissingFile
-from consist.services import sharing
-from consist.services.sharing import (
+from consist.services.sharing import publish as sharing
+from consist.services.sharing.publish import (
     ARCHIVE_PENDING,
     BLOB_DIGEST,
     BLOB_MANIFEST,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import consist
 from consist.cli import app
-from consist.services.sharing import BLOB_DIGEST
+from consist.domain.digests import BLOB_DIGEST
 from consist_fsspec import FsspecBlobStore
 
 runner = CliRunner()

@@ -18,7 +18,7 @@ import pytest
 
 import consist
 from consist.domain.errors import InvalidInput, MissingFile
-from consist.services.provenance import sidecar_path
+from consist.services.identity.provenance import sidecar_path
 
 FRAMES = {
     "polars": pl.DataFrame({"gene": ["A", "B"], "score": [0.9, 0.8]}),

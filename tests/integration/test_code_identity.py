@@ -15,7 +15,7 @@ import pytest
 
 import consist
 from consist.domain import UNKNOWN_CODE_VERSION
-from consist.services import code_files, code_identity, git_state
+from consist.services.identity import code_files, code_identity, git_state
 
 GIT = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
 

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from consist.services import file_footers
-from consist.services.file_footers import FileFooters, signature_of
+from consist.services.data import file_footers
+from consist.services.data.file_footers import FileFooters, signature_of
 
 
 def test_schema_is_read_once_and_again_after_a_rewrite(

@@ -10,8 +10,8 @@ import pytest
 
 from consist.domain import UNKNOWN_CODE_VERSION
 from consist.domain.errors import InvalidInput, MissingFile
-from consist.services import code_identity, hashing
-from consist.services.hashing import FileHasher, HashMemo
+from consist.services.identity import code_identity, hashing
+from consist.services.identity.hashing import FileHasher, HashMemo
 
 
 def test_full_hash_is_sha256_of_bytes(tmp_path: Path) -> None:

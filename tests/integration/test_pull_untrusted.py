@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 import consist
 from consist.cli import app
 from consist.domain import Artifact, RunRecord
+from consist.domain.digests import BLOB_DIGEST
 from consist.domain.errors import InvalidInput, PathEscapesMount, UntrustedSnapshot
-from consist.services.pull_checks import check_published
-from consist.services.sharing import BLOB_DIGEST
+from consist.services.sharing.pull_checks import check_published
 
 PAYLOAD = b"written by whoever can write to the shared store\n"
 Mutation = Callable[[dict[str, Any], Path], None]

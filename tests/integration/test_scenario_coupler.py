@@ -12,7 +12,7 @@ import pytest
 
 import consist
 from consist.domain.errors import InvalidInput, UnknownCouplerKey
-from consist.services.coupler import MissingCouplerOutputs, UndocumentedCouplerKey
+from consist.services.scenarios.coupler import MissingCouplerOutputs, UndocumentedCouplerKey
 
 
 @pytest.fixture

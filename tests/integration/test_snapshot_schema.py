@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import consist
-from consist.services.pull_checks import check_published, snapshot_schema
+from consist.services.sharing.pull_checks import check_published, snapshot_schema
 
 
 def test_the_shipped_schema_is_a_valid_json_schema() -> None:

@@ -53,7 +53,7 @@ def test_views_hide_unnamed_index_and_keep_named_levels(tmp_path: Path) -> None:
 
 def test_files_of_unknown_schema_hide_positions_too(tmp_path: Path) -> None:
     """Files whose columns are not known up front (archived blobs) are filtered by pattern."""
-    from consist.services.hybrid_views import ColdFile, hybrid_view_sql
+    from consist.services.data.hybrid_views import ColdFile, hybrid_view_sql
     from consist_duckdb import DuckDBTableStore
 
     files = []

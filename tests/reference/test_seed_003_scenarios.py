@@ -23,7 +23,7 @@ import xarray as xr
 import consist
 from consist import Artifact, Tracker, use_tracker
 from consist.domain.errors import UnknownCouplerKey
-from consist.services.coupler import UndocumentedCouplerKey
+from consist.services.scenarios.coupler import UndocumentedCouplerKey
 
 RAW = pd.DataFrame(
     {

@@ -13,7 +13,7 @@ import pytest
 
 from consist.domain.errors import BlobNotFound, IntegrityError, InvalidInput, MissingFile
 from consist.memory import InMemoryBlobStore
-from consist.services.archive import get_tree, is_manifest, put_tree, read_manifest
+from consist.services.sharing.archive import get_tree, is_manifest, put_tree, read_manifest
 
 
 def make_tree(root: Path) -> dict[str, bytes]:

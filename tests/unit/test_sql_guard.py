@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consist.domain.errors import InvalidInput, WriteNotAllowed
-from consist.services.sql_guard import ensure_read_only
+from consist.services.data.sql_guard import ensure_read_only
 
 READS = [
     "SELECT * FROM runs",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from consist.domain.errors import InvalidInput, SchemaValidationError
-from consist.services.validation import arrow_schema_for, validate_rows
+from consist.services.data.validation import arrow_schema_for, validate_rows
 
 
 class Person(BaseModel):

@@ -15,8 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from consist.domain.errors import CatalogError, CatalogLocked, InvalidInput, InvalidURI
-from consist.services.file_footers import FileFooters, signature_of
-from consist.services.hybrid_views import SYSTEM_COLUMNS, ColdFile, hybrid_view_sql
+from consist.services.data.file_footers import FileFooters, signature_of
+from consist.services.data.hybrid_views import (
+    SYSTEM_COLUMNS,
+    ColdFile,
+    hybrid_view_sql,
+)
 from consist_duckdb import DuckDBTableStore
 
 

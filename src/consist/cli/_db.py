@@ -149,8 +149,8 @@ def check_command(
     replayed or rebuilt before it is looked at.
     """
     from consist.container import build_catalog, build_tables
-    from consist.services.catalog_check import check_catalog
-    from consist.services.snapshots import SnapshotStore
+    from consist.services.store.catalog_check import check_catalog
+    from consist.services.store.snapshots import SnapshotStore
     from consist.tracking import data_file_beside
 
     location = locate(catalog, run_dir)

@@ -16,7 +16,7 @@ and ``why`` keep working; a step whose output was collected is recomputed by
 
 ``--archived --blobs URL`` also collects the local copy of any output, current
 or not, that is safely archived: the artifact records a blob digest, the local
-bytes still hash to it, and the store holds it (see ``services/sharing.py``).
+bytes still hash to it, and the store holds it (see ``services/sharing/publish.py``).
 Such a file comes back from the store when something reads it.
 """
 
@@ -46,8 +46,8 @@ from consist.cli._common import (
 from consist.cli._fit import Col, fitted_table
 from consist.domain import Artifact, Direction, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError
-from consist.services import sharing
-from consist.services.snapshots import SNAPSHOT_NAME
+from consist.services.sharing import publish as sharing
+from consist.services.store.snapshots import SNAPSHOT_NAME
 
 app = typer.Typer()
 

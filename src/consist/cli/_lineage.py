@@ -20,7 +20,7 @@ from consist.cli._common import (
 )
 from consist.cli._run_ids import complete_run_id, resolve_run_id
 from consist.domain.errors import AmbiguousMatch, NotFound
-from consist.services.lineage import LineageNode
+from consist.services.runs.lineage import LineageNode
 
 app = typer.Typer()
 FORMATS = ("tree", "mermaid", "dot")

@@ -221,3 +221,8 @@ class RunQuery:
         if any(wanted is not None and wanted != actual for wanted, actual in checks):
             return False
         return set(self.tags).issubset(run.tags)
+
+
+def newest_first(runs: list[Run]) -> list[Run]:
+    """Runs sorted newest first; ties broken by id so the order is stable."""
+    return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)

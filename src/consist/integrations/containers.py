@@ -27,11 +27,11 @@ from consist.domain.errors import (
     MissingOutputFile,
 )
 from consist.ports.execute import ContainerTask, Executor
-from consist.services.context import current_tracker
-from consist.services.engine import RunResult
+from consist.services.runs.context import current_tracker
+from consist.services.steps.engine import RunResult
 
 if TYPE_CHECKING:
-    from consist.services.active_run import ActiveRun
+    from consist.services.runs.active_run import ActiveRun
     from consist.services.tracker import Tracker
 
 __all__ = ["BACKENDS", "CONTAINER_KEYS", "LOG_NAME", "run_container", "run_container_step"]

@@ -42,30 +42,32 @@ from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, TableStore
 from consist.ports.execute import CallTask
-from consist.services import catalog_recovery, context, deferred_outputs, sharing
-from consist.services.active_run import ActiveRun
-from consist.services.catalog_reader import LayeredCatalog
-from consist.services.catalog_writer import CatalogWriter
-from consist.services.code_identity import CodeIdentity, code_hash
-from consist.services.data import DataVirtualization
-from consist.services.engine import (
+from consist.services.data.tracker_data import DataVirtualization
+from consist.services.identity.code_identity import CodeIdentity, code_hash
+from consist.services.identity.hashing import FileHasher, HashMemo
+from consist.services.identity.provenance import write_sidecar
+from consist.services.runs import context, deferred_outputs
+from consist.services.runs.active_run import ActiveRun
+from consist.services.runs.artifacts import (
+    ArtifactLogging,
+)
+from consist.services.runs.events import EventHooks
+from consist.services.runs.explain import Explanation, explain_run
+from consist.services.runs.queries import RunQueries
+from consist.services.sharing import publish as sharing
+from consist.services.steps.engine import (
     STEP_ATTRIBUTE,
     RunResult,
     build_request,
     check_cache_mode,
     run_step,
 )
-from consist.services.events import EventHooks
-from consist.services.explain import Explanation, explain_run
-from consist.services.hashing import FileHasher, HashMemo
-from consist.services.journal import Journal
-from consist.services.provenance import write_sidecar
-from consist.services.snapshot_indexing import index_snapshots
-from consist.services.snapshots import SnapshotStore, check_run_arguments, check_run_id
-from consist.services.tracker_artifacts import (
-    ArtifactLogging,
-)
-from consist.services.tracker_queries import RunQueries
+from consist.services.store import catalog_recovery
+from consist.services.store.catalog_reader import LayeredCatalog
+from consist.services.store.catalog_writer import CatalogWriter
+from consist.services.store.journal import Journal
+from consist.services.store.snapshot_indexing import index_snapshots
+from consist.services.store.snapshots import SnapshotStore, check_run_arguments, check_run_id
 
 if TYPE_CHECKING:
     from consist.services.steps.fanout import MapResults
@@ -538,7 +540,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
         """Fetch an artifact's file or directory from the blob store, verified.
 
         Returns None if there is no blob store or it does not hold the artifact;
-        raises ``IntegrityError`` for corrupted bytes (see ``services/sharing.py``).
+        raises ``IntegrityError`` for corrupted bytes (see ``services/sharing/publish.py``).
         """
         return sharing.restore(self, artifact, destination)
 

@@ -19,7 +19,7 @@ import pytest
 
 from consist.domain.errors import CatalogError, InvalidInput, UnsafeIdentifier
 from consist.ports import SupportsChangeToken
-from consist.services.sql_names import table_name_for_key
+from consist.services.data.sql_names import table_name_for_key
 
 __all__ = ["TableStoreContract"]
 

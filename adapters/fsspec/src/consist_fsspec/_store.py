@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, NoReturn
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from consist.domain.digests import check_digest
 from consist.domain.errors import (
     AdapterNotFound,
     BlobNotFound,
@@ -25,7 +26,7 @@ from consist.domain.errors import (
     MissingFile,
     NotFound,
 )
-from consist.memory import check_digest, temp_file_beside
+from consist.files import temp_file_beside
 
 from . import _names
 from ._progress import Progress, wants_progress

@@ -1,1 +1,1 @@
-"""Steps: the run engine, a step's inputs and outputs, and fan-out over many items."""
+"""Running a step: the engine, step inputs and outputs, loaders, hydration, fan-out."""

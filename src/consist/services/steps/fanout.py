@@ -16,7 +16,7 @@ import attrs
 
 from consist.domain import Artifact, Direction
 from consist.domain.errors import InvalidInput, RunFailed
-from consist.services.engine import (
+from consist.services.steps.engine import (
     OpenStep,
     PreparedCall,
     RunResult,
@@ -387,7 +387,7 @@ def _adopt_uploads(tracker: Tracker, opened: OpenStep, report: WorkReport) -> No
     Under the full hashing strategy the client's own content hash must equal the
     worker's digest; a mismatch leaves the output for the usual archiving.
     """
-    from consist.services.sharing import BLOB_DIGEST, is_digest
+    from consist.domain.digests import BLOB_DIGEST, is_digest
 
     if not report.uploaded:
         return

@@ -1,0 +1,1 @@
+"""Tabular data: ingestion, validation, views, hybrid views, queries, schema export."""

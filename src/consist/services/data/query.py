@@ -1,0 +1,78 @@
+"""SQL over a tracker: plain strings or SQLAlchemy/SQLModel statements, results as tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from consist.domain.errors import InvalidInput
+from consist.services.runs.context import use_tracker
+
+if TYPE_CHECKING:
+    from consist.services.tracker import Tracker
+
+RESULT_FORMATS = ("pandas", "arrow", "polars")
+
+
+def to_sql(statement: Any, dialect: str = "postgresql") -> str:
+    """SQL text of a SQLAlchemy selectable, with parameters inlined as literals.
+
+    DuckDB reads PostgreSQL-flavoured SQL; SQLite catalogs use the sqlite dialect.
+    """
+    if isinstance(statement, str):
+        return statement
+    compile_ = getattr(statement, "compile", None)
+    if compile_ is None:
+        raise InvalidInput(
+            f"run_query takes SQL text or a SQLAlchemy/SQLModel statement, "
+            f"not {type(statement).__name__}"
+        )
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    chosen: Any = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = compile_(dialect=chosen, compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+def convert(table: Any, as_: str) -> Any:
+    """An Arrow table as pandas (default), Arrow or polars."""
+    if as_ == "arrow":
+        return table
+    if as_ == "pandas":
+        return table.to_pandas()
+    if as_ == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    raise InvalidInput(f"as_ must be one of {RESULT_FORMATS}, not {as_!r}")
+
+
+def run_query(
+    tracker: Tracker,
+    statement: Any,
+    params: Sequence[Any] | None = None,
+    as_: str = "pandas",
+    allow_write: bool = False,
+) -> Any:
+    """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views.
+
+    Raises ``WriteNotAllowed`` for anything but a read unless ``allow_write``.
+    """
+    if as_ not in RESULT_FORMATS:
+        raise InvalidInput(f"as_ must be one of {RESULT_FORMATS}, not {as_!r}")
+    # Compiled with the tracker active: parts of a statement built without one
+    # (consist.pivot_facets) read what they need from it.
+    with use_tracker(tracker):
+        sql = to_sql(statement, "postgresql")
+        # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
+        # are compiled for the catalog's own dialect.
+        on_catalog = tracker.sql_target(sql) == "catalog"
+        foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
+        if foreign and on_catalog:
+            sql = to_sql(statement, tracker.sql_dialect)
+    if not allow_write:
+        from consist.services.data.sql_guard import ensure_read_only
+
+        engine = "sqlite" if on_catalog and tracker.sql_dialect == "sqlite" else "duckdb"
+        ensure_read_only(sql, engine)
+    return convert(tracker.sql(sql, params), as_)

@@ -1,0 +1,1 @@
+"""Everything that decides a run's identity: content hashes, code identity, the signature."""

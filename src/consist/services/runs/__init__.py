@@ -1,0 +1,1 @@
+"""A run's life: active run, context stack, events, artifacts, queries, lineage, explain."""

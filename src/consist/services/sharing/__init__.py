@@ -1,0 +1,1 @@
+"""Sharing runs between machines: archive, publish and pull."""

@@ -1,0 +1,142 @@
+"""Bringing recorded artifacts' bytes back onto this machine.
+
+A cache hit is metadata only by default. Hydration copies bytes when asked:
+from the artifact's own location, from another file with the same content
+hash (another run's copy), or from the blob store when one is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from consist.domain import Artifact
+from consist.domain.errors import ConsistError, InvalidInput, MissingFile
+from consist.services.store.restore_targets import check_restore_target
+
+if TYPE_CHECKING:
+    from consist.services.tracker import Tracker
+
+HYDRATION_MODES = (None, "outputs-requested", "outputs-all", "inputs-missing")
+
+
+def check_hydration(mode: str | None) -> str | None:
+    if mode not in HYDRATION_MODES:
+        raise InvalidInput(f"cache_hydration must be one of {HYDRATION_MODES}, not {mode!r}")
+    return mode
+
+
+def existing_copy(tracker: Tracker, artifact: Artifact) -> Path | None:
+    """A file on this machine holding the artifact's bytes, if there is one."""
+    candidates: list[Path] = []
+    with contextlib.suppress(ConsistError):
+        candidates.append(tracker.resolve_path(artifact))
+    if artifact.abs_path:
+        candidates.append(Path(artifact.abs_path))
+    if artifact.content_hash:
+        for twin in tracker.find_artifacts(content_hash=artifact.content_hash):
+            with contextlib.suppress(ConsistError):
+                candidates.append(tracker.resolve_path(twin))
+            if twin.abs_path:
+                candidates.append(Path(twin.abs_path))
+    for path in candidates:
+        if path.exists():
+            return path
+    return None
+
+
+def restore(tracker: Tracker, artifact: Artifact, destination: Path) -> Path:
+    """Put the artifact's bytes at ``destination`` from any copy or the blob store.
+
+    Raises
+    ------
+    MissingFile
+        If no copy exists anywhere reachable.
+    """
+    source = existing_copy(tracker, artifact)
+    if source is not None:
+        if source.resolve() != destination.resolve():
+            copy_path(source, destination)
+        return destination
+    restored = tracker.restore_from_blobs(artifact, destination)
+    if restored is not None:
+        return restored
+    raise MissingFile(
+        f"no copy of artifact {artifact.key!r} ({artifact.uri}) exists on this machine "
+        "and no blob store holds it; re-run its producing step"
+        + (f" ({artifact.producer_run_id!r})" if artifact.producer_run_id else "")
+    )
+
+
+def copy_path(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        if destination.exists():
+            shutil.rmtree(destination)
+        shutil.copytree(source, destination)
+    else:
+        shutil.copy2(source, destination)
+
+
+def missing_outputs(tracker: Tracker, outputs: Mapping[str, Artifact]) -> list[str]:
+    """Keys of outputs whose file is not where the catalog says it is."""
+    missing = []
+    for key, artifact in outputs.items():
+        try:
+            path = tracker.resolve_path(artifact)
+        except ConsistError:
+            missing.append(key)
+            continue
+        if not path.exists():
+            missing.append(key)
+    return missing
+
+
+def hydrate_outputs(
+    tracker: Tracker,
+    mode: str | None,
+    outputs: Mapping[str, Artifact],
+    paths: Mapping[str, str | os.PathLike[str]] | None,
+    directory: str | os.PathLike[str] | None,
+) -> dict[str, Path]:
+    """Copy cached outputs where the caller asked; returns key -> path written."""
+    written: dict[str, Path] = {}
+    if mode == "outputs-requested":
+        if not paths:
+            raise InvalidInput(
+                "cache_hydration='outputs-requested' needs hydration_paths={key: path}"
+            )
+        unknown = sorted(set(paths) - set(outputs))
+        if unknown:
+            raise InvalidInput(f"hydration_paths names outputs the run does not have: {unknown}")
+        for key, dest in paths.items():
+            written[key] = restore(tracker, outputs[key], Path(dest))
+    elif mode == "outputs-all":
+        if directory is None:
+            raise InvalidInput("cache_hydration='outputs-all' needs hydration_dir=...")
+        for key, artifact in outputs.items():
+            name = Path(tracker.resolve_path(artifact)).name
+            if name in ("", ".", ".."):  # a record's name must not climb out of the folder
+                raise InvalidInput(f"output {key!r} ({artifact.uri}) has no usable file name")
+            written[key] = restore(tracker, artifact, Path(directory) / name)
+    return written
+
+
+def backfill_inputs(tracker: Tracker, inputs: Mapping[str, Artifact]) -> dict[str, Path]:
+    """Restore input files that are missing where their artifact says they live."""
+    restored = {}
+    for key, artifact in inputs.items():
+        try:
+            target = tracker.resolve_path(artifact)
+        except ConsistError:
+            continue
+        if not target.exists():
+            target = check_restore_target(
+                artifact, target, run_dir=tracker.run_dir, mounts=tracker.mounts
+            )
+            restored[key] = restore(tracker, artifact, target)
+    return restored

@@ -1,0 +1,1 @@
+"""Where runs are kept: snapshots (the truth), journal, catalog index over them, recovery."""
