@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from consist.cli import _data, _db, _demo, _gc, _lineage, _runs, _sharing
+from consist.cli import _data, _db, _demo, _gc, _lineage, _report, _runs, _sharing
 
 app = typer.Typer(
     name="consist",
@@ -50,7 +50,7 @@ def _root(
     """Provenance, caching and data virtualization for simulation workflows."""
 
 
-for _group in (_runs.app, _lineage.app, _data.app, _gc.app, _sharing.app, _demo.app):
+for _group in (_runs.app, _lineage.app, _report.app, _data.app, _gc.app, _sharing.app, _demo.app):
     app.registered_commands += _group.registered_commands
 app.add_typer(_db.app, name="db")
 app.add_typer(_data.schema_app, name="schema")

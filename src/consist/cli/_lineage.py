@@ -23,7 +23,7 @@ from consist.domain.errors import AmbiguousMatch, NotFound
 from consist.services.runs.lineage import LineageNode
 
 app = typer.Typer()
-FORMATS = ("tree", "mermaid", "dot")
+FORMATS = ("tree", "mermaid", "dot", "html")
 DIRECTIONS = ("upstream", "downstream")
 
 
@@ -115,6 +115,16 @@ def _run_by_prefix(tracker: Any, ref: str) -> str:
         ) from None
 
 
+def lineage_html(tracker: Any, root: LineageNode, direction: str) -> str:
+    """The walk's runs drawn by the ``consist report`` engine, one box per run."""
+    from consist.cli._report import build_report
+    from consist.report import render_html
+
+    run_ids = {node.id for node in root.walk() if node.kind == "run"}
+    payload = build_report(tracker, run_ids=run_ids, title=f"Lineage ({direction}) of {root.id}")
+    return render_html(payload)
+
+
 @app.command("lineage")
 @reports_errors
 def lineage_command(
@@ -129,7 +139,12 @@ def lineage_command(
     direction: Annotated[
         str, typer.Option("--direction", "-d", help="upstream (sources) or downstream (uses).")
     ] = "upstream",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="tree, mermaid or dot.")] = "tree",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="tree, mermaid, dot or html (a page like consist report's)."
+        ),
+    ] = "tree",
     depth: Annotated[int, typer.Option(min=1, help="How many levels to walk.")] = 50,
     catalog: CatalogOption = None,
     run_dir: RunDirOption = None,
@@ -143,11 +158,15 @@ def lineage_command(
             root = tracker.lineage(ref, direction=direction, max_depth=depth)
         except NotFound:
             root = tracker.lineage(_run_by_prefix(tracker, ref), direction, depth)
+        if fmt == "html" and not as_json:
+            page = lineage_html(tracker, root, direction)
     if as_json:
         emit_json(root.to_dict())
     elif fmt == "mermaid":
         typer.echo(to_mermaid(root, direction))
     elif fmt == "dot":
         typer.echo(to_dot(root, direction))
+    elif fmt == "html":
+        typer.echo(page)
     else:
         console.print(to_tree(root))
