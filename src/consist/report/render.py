@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from consist.memory import write_atomically
+from consist.files import write_atomically
 
 DAGRE_VERSION = "3.1.4"
 _ASSETS = ("template.html", "report.css", "report.js", "dagre.min.js")
