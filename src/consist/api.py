@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from consist.domain import Artifact, Run, RunQuery
-from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
+from consist.domain.errors import AmbiguousMatch, InvalidInput, NoActiveTracker, NotFound
 from consist.services.runs import context, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.context import current_tracker, use_tracker
@@ -108,15 +108,21 @@ def find_runs(
     tags: Sequence[str] | str | None = None,
     limit: int | None = None,
     index_by: str | None = None,
-) -> list[Run] | dict[Any, Run]:
+    as_: str = "list",
+) -> Any:
     """Runs matching every filter given, newest first.
 
     With ``index_by="year"`` (any Run field) returns ``{value: run}`` instead,
-    keeping the newest run for each value.
+    keeping the newest run for each value. With ``as_="pandas"`` or ``"polars"``
+    returns a DataFrame of the runs and their facets (see ``Tracker.find_runs``).
     """
-    found = current_tracker(tracker, "consist.find_runs").find_runs(
-        _query(parent_id, model, year, iteration, status, tags, limit)
-    )
+    chosen = current_tracker(tracker, "consist.find_runs")
+    query = _query(parent_id, model, year, iteration, status, tags, limit)
+    if as_ != "list":
+        if index_by is not None:
+            raise InvalidInput("find_runs takes index_by= or as_=, not both")
+        return chosen.find_runs(query, as_=as_)
+    found = chosen.find_runs(query)
     if index_by is None:
         return found
     indexed: dict[Any, Run] = {}

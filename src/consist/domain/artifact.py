@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from consist.domain._values import frozen_mapping, parse_time, utcnow
+from consist.domain.display import Card, Displayable, clip, short_hash
 
 
 class Direction(enum.StrEnum):
@@ -18,7 +19,7 @@ class Direction(enum.StrEnum):
 
 
 @attrs.frozen
-class Artifact:
+class Artifact(Displayable):
     """A file, directory or table a run read or wrote, addressed by a portable URI."""
 
     id: str
@@ -44,6 +45,20 @@ class Artifact:
     def hash(self) -> str | None:
         """SHA-256 content hash (``content_hash``) of the file, or of a directory's manifest."""
         return self.content_hash
+
+    def _card(self) -> Card:
+        facts = [
+            ("uri", self.uri),
+            ("driver", self.driver),
+            ("size", f"{self.size:,} bytes" if self.size is not None else None),
+            ("hash", short_hash(self.content_hash) if self.content_hash else None),
+            ("producer", self.producer_run_id),
+            ("path", self.abs_path),
+            ("created", f"{self.created_at:%Y-%m-%d %H:%M:%S}"),
+            ("id", self.id),
+        ]
+        shown = [(label, clip(str(value))) for label, value in facts if value is not None]
+        return Card("Artifact", self.key, None, shown)
 
     def to_dict(self) -> dict[str, Any]:
         return {

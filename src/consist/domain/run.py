@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ import attrs
 from consist.domain._values import as_tags, frozen_mapping, parse_time, utcnow
 from consist.domain.artifact import Artifact, Direction, RunArtifactLink
 from consist.domain.checks import check_int, check_text
+from consist.domain.display import Card, Displayable, clip, short_hash
 from consist.domain.errors import InvalidInput
 from consist.domain.signature import Signature
 
@@ -23,7 +25,7 @@ class RunStatus(enum.StrEnum):
 
 
 @attrs.frozen
-class Run:
+class Run(Displayable):
     """One execution (or cache hit) of a step: who, when, with what identity, how it ended."""
 
     id: str
@@ -67,6 +69,41 @@ class Run:
             error_type=error_type,
             error_message=message,
         )
+
+    @property
+    def badge(self) -> str:
+        """``hit`` for a completed cache hit, else the status."""
+        hit = self.cache_hit and self.status is RunStatus.COMPLETED
+        return "hit" if hit else str(self.status)
+
+    def card_fields(self) -> list[tuple[str, str]]:
+        """The facts a notebook shows for this run (only those that are set)."""
+        sig = self.signature
+        duration = self.duration_seconds
+        facts = [
+            ("step", self.model),
+            ("scenario", self.parent_run_id),
+            ("year", self.year),
+            ("iteration", self.iteration),
+            ("tags", ", ".join(self.tags) or None),
+            ("cached from", self.cached_from),
+            ("started", f"{self.created_at:%Y-%m-%d %H:%M:%S}"),
+            ("ended", f"{self.ended_at:%Y-%m-%d %H:%M:%S}" if self.ended_at else None),
+            ("duration", f"{duration:.2f} s" if duration is not None else None),
+            ("signature", short_hash(sig.digest) if sig else None),
+            (
+                "code / config / inputs",
+                " / ".join(short_hash(h) for h in (sig.code_hash, sig.config_hash, sig.input_hash))
+                if sig
+                else None,
+            ),
+            ("config", clip(json.dumps(dict(self.config), sort_keys=True, default=str))),
+            ("error", f"{self.error_type}: {self.error_message}" if self.error_type else None),
+        ]
+        return [(label, str(value)) for label, value in facts if value is not None]
+
+    def _card(self) -> Card:
+        return Card("Run", self.id, self.badge, self.card_fields())
 
     def to_dict(self) -> dict[str, Any]:
         sig = self.signature

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from consist.display import cards
 from consist.domain import (
     Artifact,
     MountTable,
@@ -32,6 +33,7 @@ from consist.domain import (
     merkle_identity,
 )
 from consist.domain.checks import check_facet_keys
+from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     ConsistError,
     DuplicateRun,
@@ -90,7 +92,7 @@ def _close_open_trackers() -> None:
             logger.warning("closing a tracker at exit failed", exc_info=True)
 
 
-class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
+class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
     """Records runs and their artifacts, decides cache hits, answers queries.
 
     Parameters
@@ -664,6 +666,9 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization):
     def _check_open(self) -> None:
         if self._closed:
             raise InvalidInput("this Tracker is closed; create a new one")
+
+    def _card(self) -> Card:
+        return cards.tracker_card(self, is_open=not self._closed)
 
     def __repr__(self) -> str:
         return f"<Tracker run_dir={str(self.run_dir)!r} catalog={type(self.catalog).__name__}>"

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from consist.display import cards
 from consist.domain import Artifact, Run, RunQuery, RunStatus
+from consist.domain.display import Card, Displayable
 from consist.domain.facets import flatten
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ class InputChange:
 
 
 @attrs.frozen
-class Explanation:
+class Explanation(Displayable):
     """Why ``run`` did not reuse ``compared_with`` (None when there is nothing to compare)."""
 
     run: Run
@@ -70,6 +72,9 @@ class Explanation:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+    def _card(self) -> Card:
+        return cards.explanation_card(self)
 
 
 def explain_run(tracker: Tracker, run: Run) -> Explanation:

@@ -8,10 +8,11 @@ catalog, never waiting for background writes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import attrs
 
+from consist.display import run_table
 from consist.domain import Artifact, Direction, Run, RunQuery, RunRecord
 from consist.domain.checks import check_int, check_text
 from consist.domain.errors import ArtifactNotFound, InvalidInput, RunNotFound
@@ -51,8 +52,34 @@ class RunQueries:
     def get_record(self, run_id: str) -> RunRecord:
         return self._reader.get_record(_lookup_text(run_id, "run_id"))
 
-    def find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
-        """Runs matching every filter, newest first; InvalidInput for an unknown or bad filter."""
+    @overload
+    def find_runs(
+        self, query: RunQuery | None = None, *, as_: Literal["list"] = "list", **filters: Any
+    ) -> list[Run]: ...
+
+    @overload
+    def find_runs(self, query: RunQuery | None = None, *, as_: str, **filters: Any) -> Any: ...
+
+    def find_runs(self, query: RunQuery | None = None, *, as_: str = "list", **filters: Any) -> Any:
+        """Runs matching every filter, newest first; InvalidInput for an unknown or bad filter.
+
+        ``as_="pandas"`` or ``"polars"`` returns a DataFrame instead of a list: one row
+        per run (id, model, scenario, year, iteration, status, started, ended,
+        duration_s, cache_hit, cached_from, signature, tags) and a ``facet.<key>``
+        column per facet value.
+        """
+        kind = run_table.check_as(as_, "find_runs")
+        runs = self._find_runs(query, **filters)
+        return runs if kind == "list" else run_table.runs_frame(runs, kind)
+
+    def history(self, *, as_: str = "pandas", **filters: Any) -> Any:
+        """Every run (or those matching ``filters``, as for find_runs) as a DataFrame,
+        newest first: pandas by default, ``as_="polars"`` for polars."""
+        if as_ == "list":
+            raise InvalidInput("history(as_=...) must be 'pandas' or 'polars'; find_runs lists")
+        return self.find_runs(as_=run_table.check_as(as_, "history"), **filters)
+
+    def _find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
         if query is not None and not isinstance(query, RunQuery):
             raise InvalidInput(f"find_runs(query=...) takes a RunQuery, not {type(query).__name__}")
         known = {field.name for field in attrs.fields(RunQuery)}

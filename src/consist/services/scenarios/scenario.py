@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from consist.display import cards
 from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canonical
+from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     DuplicateRun,
     InvalidInput,
@@ -53,7 +55,7 @@ SCENARIO_FLAG = "consist_scenario"
 COUPLER_META = "coupler"  # key -> artifact id, as the last pass left the coupler
 
 
-class Scenario:
+class Scenario(Displayable):
     """A multi-step workflow under one parent run; use as ``with consist.scenario(...) as sc``.
 
     Parameters
@@ -499,6 +501,10 @@ class Scenario:
         )
         self.coupler.update(logged)
         return logged
+
+    def _card(self) -> Card:
+        header = self._header.run if self._header is not None else self._final
+        return cards.scenario_card(self, header)
 
     def __repr__(self) -> str:
         return f"<Scenario {self.id!r} steps={len(self._steps)} keys={self.coupler.keys()}>"

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from consist.display import cards
 from consist.domain import Artifact, Direction, Run, Signature, canonical, new_id
+from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     DuplicateRun,
     InvalidCacheMode,
@@ -57,7 +59,7 @@ STEP_ATTRIBUTE = "__consist_step__"
 
 
 @attrs.frozen
-class RunResult:
+class RunResult(Displayable):
     """What ``tracker.run`` returns.
 
     Attributes
@@ -87,6 +89,9 @@ class RunResult:
     @property
     def run_id(self) -> str:
         return self.run.id
+
+    def _card(self) -> Card:
+        return cards.result_card(self.run, self.outputs, self.value)
 
 
 def check_cache_mode(mode: str) -> str:
