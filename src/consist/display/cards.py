@@ -10,8 +10,8 @@ from consist.domain.display import Card, CardTable, clip, short_hash
 from consist.domain.errors import ConsistError
 
 if TYPE_CHECKING:
-    from consist.services.explain import Explanation
-    from consist.services.scenario import Scenario
+    from consist.services.runs.explain import Explanation
+    from consist.services.scenarios.scenario import Scenario
     from consist.services.tracker import Tracker
 
 RECENT_RUNS = 10
