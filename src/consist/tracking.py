@@ -16,6 +16,7 @@ from consist.config import BlobSettings, CatalogSettings, Settings, TableSetting
 from consist.container import container_for
 from consist.domain.errors import CatalogCorrupt, InvalidURI
 from consist.integrations.containers import run_container_step
+from consist.integrations.openlineage import DEFAULT_NAMESPACE, OpenLineageEmitter, lookup_in
 from consist.ports import SupportsTableStore
 from consist.services.store.catalog_recovery import set_aside
 from consist.services.tracker import Tracker as _TrackerService
@@ -89,6 +90,12 @@ class Tracker(_TrackerService):
     archive
         ``"outputs"`` (default), ``"none"`` or a list of output keys: what a
         completed run stores in ``blobs`` (see ``docs/blob-storage.md``).
+    openlineage
+        An http(s) URL (Marquez: ``http://localhost:5000``) or a callable: every
+        recorded run emits OpenLineage START and COMPLETE/FAIL events there
+        (see ``docs/openlineage.md``). A failure to emit is a warning, never an error.
+    openlineage_namespace
+        The OpenLineage job namespace, your project's name (``"consist"`` by default).
     **options
         ``mounts``, ``schemas``, ``hashing_strategy``, ``code_identity`` and the rest
         of :class:`consist.services.tracker.Tracker`.
@@ -104,8 +111,15 @@ class Tracker(_TrackerService):
         blobs: Any = None,
         tables: Any = None,
         storage_options: Mapping[str, Any] | None = None,
+        openlineage: Any = None,
+        openlineage_namespace: str = DEFAULT_NAMESPACE,
         **options: Any,
     ) -> None:
+        emitter = None
+        if openlineage is not None:  # checked before anything is opened
+            emitter = OpenLineageEmitter(
+                openlineage, openlineage_namespace, lookup_in(lambda run_id: self.get_run(run_id))
+            )
         catalog_url = self._catalog_url(run_dir, db_path, catalog)
         settings = Settings(
             catalog=CatalogSettings(url=catalog_url),
@@ -132,6 +146,7 @@ class Tracker(_TrackerService):
             **options,
         )
         self.step_executors["container"] = run_container_step
+        self.openlineage = emitter.attach(self.events) if emitter is not None else None
         self.start_view_maintenance()
 
     @staticmethod

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from consist.cli import _data, _db, _demo, _gc, _lineage, _report, _runs, _sharing
+from consist.cli import _data, _db, _demo, _export, _gc, _lineage, _report, _runs, _sharing
 
 app = typer.Typer(
     name="consist",
@@ -54,6 +54,7 @@ for _group in (_runs.app, _lineage.app, _report.app, _data.app, _gc.app, _sharin
     app.registered_commands += _group.registered_commands
 app.add_typer(_db.app, name="db")
 app.add_typer(_data.schema_app, name="schema")
+app.add_typer(_export.app, name="export")
 
 
 def main() -> None:

@@ -289,6 +289,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
             self._persist(active)
         if enter_context:
             active.context_token = context.push_run(active)
+        if persist:
+            self.events.fire_started(active.run)
         return active
 
     def end_run(
@@ -318,10 +320,11 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         run = attrs.evolve(active.run, signature=signature)
         run = run.completed() if error is None else run.failed(type(error).__name__, str(error))
         active.run = run = self.redactor.run(run)
+        recorded = None
         if active.persist:
             if error is None:
                 sharing.archive_outputs(self, active)  # records blob digests on the outputs
-            self._persist(active)
+            recorded = self._persist(active)
             self.snapshots.clear_active(run.id)
             self._signatures[run.id] = run.signature_digest if error is None else None
         if active.context_token is not None:
@@ -332,6 +335,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
             self.events.fire_complete(run, list(active.outputs.values()))
         else:
             self.events.fire_failed(run, error)
+        if recorded is not None:
+            self.events.fire_recorded(recorded)
         if unsettled is not None:
             raise unsettled
         return run
@@ -568,10 +573,10 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         self._signatures.pop(record.run.id, None)
 
     # ------------------------------------------------------------------ persistence
-    def _persist(self, active: ActiveRun) -> None:
-        self._persist_record(active.record())
+    def _persist(self, active: ActiveRun) -> RunRecord:
+        return self._persist_record(active.record())
 
-    def _persist_record(self, record: RunRecord) -> None:
+    def _persist_record(self, record: RunRecord) -> RunRecord:
         """Snapshot first (the truth), then the journal, the in-process view, the catalog.
 
         A finished run's snapshot and journal entry are fsynced before this returns,
@@ -580,6 +585,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         record = self.redactor.record(record)
         self.snapshots.write(record)
         self.resubmit(record, durable=record.run.status is not RunStatus.RUNNING)
+        return record
 
     def resubmit(self, record: RunRecord, durable: bool = False) -> None:
         """Queue ``record`` (whose snapshot is written) for the catalog, journaled."""
