@@ -378,9 +378,15 @@ def test_export_in_a_fresh_process_writes_the_events_emitted_live(
     assert [json.loads(line)["eventType"] for line in lines] == ["START", "COMPLETE"]
     assert {json.loads(line)["run"]["runId"] for line in lines} == {expected_uuid(miss.run.id)}
 
+    prefix = subprocess.run([*args, miss.run.id[:-3]], capture_output=True, text=True, timeout=120)
+    assert prefix.stdout.splitlines() == (tmp_path / "one.jsonl").read_text().splitlines()
+
     unknown = subprocess.run([*args, "no-such-run"], capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 1
     assert "no-such-run" in unknown.stderr
+    spaced = subprocess.run([*args, "-n", "a b"], capture_output=True, text=True, timeout=120)
+    assert spaced.returncode == 2
+    assert "--namespace" in spaced.stderr
 
 
 def urllib_post(url: str, event: dict[str, Any]) -> None:

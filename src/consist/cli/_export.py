@@ -15,6 +15,7 @@ from consist.cli._common import (
     reports_errors,
     tracker_for,
 )
+from consist.cli._run_ids import complete_run_id
 from consist.domain.errors import InvalidInput
 
 app = typer.Typer(help="Write the catalog's runs in other tools' formats.", no_args_is_help=True)
@@ -25,7 +26,12 @@ app = typer.Typer(help="Write the catalog's runs in other tools' formats.", no_a
 def openlineage_command(
     runs: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[RUN...]", help="Run ids; every run of the catalog by default."),
+        typer.Argument(
+            metavar="[RUN...]",
+            help="Run ids, or unique beginnings of them (default: every run).",
+            show_default=False,
+            autocompletion=complete_run_id,
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
@@ -47,7 +53,12 @@ def openlineage_command(
     oldest run first; send them on with e.g. a loop of curl -X POST.
     """
     from consist.integrations.openlineage import EventBuilder, lookup_in
+    from consist.integrations.openlineage.naming import check_namespace
 
+    try:
+        check_namespace(namespace)
+    except InvalidInput as exc:  # a malformed command line: usage error, exit code 2
+        raise typer.BadParameter(str(exc), param_hint="'--namespace'") from None
     with tracker_for(catalog, run_dir) as tracker:
         builder = EventBuilder(namespace, lookup_in(tracker.get_run))
         if runs:
