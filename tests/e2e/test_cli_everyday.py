@@ -181,18 +181,25 @@ def test_catalog_alone_finds_the_run_directory(study: dict[str, Any], tmp_path: 
     assert not (elsewhere / "runs").exists()  # nothing invented where the command ran
 
 
+@pytest.mark.parametrize("name", ["c.duckdb", "c.sqlite"])
 def test_catalog_alone_uses_the_recorded_run_directory_even_when_not_beside_it(
-    tmp_path: Path,
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The run directory comes from what the catalog recorded, wherever it is."""
-    with consist.Tracker(tmp_path / "work" / "my-runs", db_path=tmp_path / "db" / "c.duckdb") as t:
-        t.run(produce, name="step", config={"scale": 1})
-    result = runner.invoke(app, ["runs", "--json", "-c", str(tmp_path / "db" / "c.duckdb")])
+    """The run directory comes from what the catalog recorded, wherever it is (DuckDB, SQLite)."""
+    monkeypatch.chdir(tmp_path)  # no ./runs here to fall back on
+    catalog = tmp_path / "db" / name
+    catalog.parent.mkdir()
+    with consist.Tracker(tmp_path / "work" / "my-runs", db_path=catalog) as tracker:
+        tracker.run(produce, name="step", config={"scale": 1})
+    result = runner.invoke(app, ["runs", "--json", "-c", str(catalog)])
     assert result.exit_code == 0, result.output
     assert '"step"' in result.stdout
+    # The environment variable counts as the catalog too.
+    from_env = runner.invoke(app, ["runs", "--json"], env={"CONSIST_CATALOG": str(catalog)})
+    assert from_env.exit_code == 0 and '"step"' in from_env.stdout
     # With the recorded folder gone, an honest error names where it looked.
     (tmp_path / "work" / "my-runs").rename(tmp_path / "work" / "moved")
-    gone = runner.invoke(app, ["runs", "-c", str(tmp_path / "db" / "c.duckdb")])
+    gone = runner.invoke(app, ["runs", "-c", str(catalog)])
     assert gone.exit_code == 1 and "no run directory" in gone.stderr
 
 

@@ -95,6 +95,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "result": second,
         "hit": hit,
         "artifact": second.outputs["trips"],
+        "record": tracker.get_record(second.run_id),
         "explanation": tracker.explain(second.run),
         "scenario": sc,
         "first": first,
@@ -102,7 +103,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tracker.close()
 
 
-KINDS = ["tracker", "run", "result", "hit", "artifact", "explanation", "scenario"]
+KINDS = ["tracker", "run", "record", "result", "hit", "artifact", "explanation", "scenario"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -136,6 +137,14 @@ def test_run_card_shows_id_status_step_year_hashes_and_timing(objects: Any) -> N
         assert fact in text, fact
     assert sig.digest not in text  # short hashes, not the full 64 characters
     assert "hit" in rendered(objects["hit"].run).splitlines()[0]
+
+
+def test_record_card_lists_input_and_output_keys(objects: Any) -> None:
+    """`tracker.get_record(id)` shows the run with its inputs and outputs by key."""
+    record = objects["record"]
+    text = rendered(record)
+    assert record.run.id in text and "inputs: none" in text and "outputs" in text
+    assert "trips" in text and "workspace://trips.parquet" in text
 
 
 def test_result_card_lists_outputs_and_the_hit_its_source(objects: Any) -> None:

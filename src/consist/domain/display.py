@@ -20,7 +20,11 @@ CELL_CHARS = 200  # a config or path longer than this is cut in a card (the reco
 
 
 def short_hash(digest: str | None) -> str:
-    return "-" if not digest else digest[:HASH_CHARS]
+    """The first characters of a hash, after its kind when it has one (``bytecode:1f2e...``)."""
+    if not digest:
+        return "-"
+    kind, colon, rest = digest.rpartition(":") if ":" in digest[:20] else ("", "", digest)
+    return f"{kind}{colon}{rest[:HASH_CHARS]}"
 
 
 def clip(text: str, limit: int = CELL_CHARS) -> str:

@@ -13,7 +13,7 @@ import attrs
 from consist.domain._values import as_tags, frozen_mapping, parse_time, utcnow
 from consist.domain.artifact import Artifact, Direction, RunArtifactLink
 from consist.domain.checks import check_int, check_text
-from consist.domain.display import Card, Displayable, clip, short_hash
+from consist.domain.display import Card, CardTable, Displayable, clip, short_hash
 from consist.domain.errors import InvalidInput
 from consist.domain.signature import Signature
 
@@ -165,7 +165,7 @@ def _link_tuple(items: Iterable[RunArtifactLink]) -> tuple[RunArtifactLink, ...]
 
 
 @attrs.frozen
-class RunRecord:
+class RunRecord(Displayable):
     """Everything a catalog indexes about one run: the run, its artifacts and links.
 
     This is the content of a run's JSON snapshot, and the unit the catalog
@@ -183,6 +183,20 @@ class RunRecord:
             for link in self.links
             if link.direction == direction and link.artifact_id in by_id
         }
+
+    def _card(self) -> Card:
+        tables = [
+            CardTable(
+                f"{direction}s",
+                ("key", "uri", "hash"),
+                [
+                    (key, clip(a.uri, 80), short_hash(a.content_hash))
+                    for key, a in sorted(self.artifacts_by_direction(direction).items())
+                ],
+            )
+            for direction in (Direction.INPUT, Direction.OUTPUT)
+        ]
+        return Card("Run", self.run.id, self.run.badge, self.run.card_fields(), tables)
 
     def to_dict(self) -> dict[str, Any]:
         return {
