@@ -14,6 +14,7 @@ from consist import plugins
 from consist.config import Settings
 from consist.domain.errors import InvalidURI
 from consist.domain.mount import split_uri
+from consist.domain.remote import is_remote
 
 
 def scheme_of(url: str) -> str:
@@ -48,6 +49,13 @@ def build_blobs(
     return opener(url, storage_options=storage_options, progress=progress)
 
 
+def build_remote(storage_options: dict[str, Any], blob_url: str | None) -> Any:
+    """Access to artifacts at URLs; the blob store's storage options serve its own scheme
+    (every scheme when the blob store is not remote)."""
+    for_scheme = scheme_of(blob_url) if blob_url and is_remote(blob_url) else None
+    return plugins.load(plugins.REMOTE, "fsspec")(storage_options, for_scheme=for_scheme)
+
+
 def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
     """The table store for ``url``; a DuckDB file is opened only for bursts (leased)."""
     if url is None:
@@ -70,6 +78,9 @@ class Container(containers.DeclarativeContainer):
         url=config.blobs.url,
         storage_options=config.blobs.storage_options,
         progress=config.blobs.progress,
+    )
+    remote = providers.Singleton(
+        build_remote, storage_options=config.blobs.storage_options, blob_url=config.blobs.url
     )
     tables = providers.Singleton(
         build_tables, url=config.tables.url, shares_catalog=config.tables.shares_catalog

@@ -21,6 +21,7 @@ CATALOG = "consist.catalog"
 BLOBS = "consist.blobs"
 TABLES = "consist.tables"
 EXECUTOR = "consist.executor"
+REMOTE = "consist.remote"
 
 # Which distribution to suggest when a scheme has no adapter installed.
 _PACKAGE_FOR_SCHEME = {
@@ -38,7 +39,7 @@ class AmbiguousAdapter(ConsistError):
 
 
 def suggested_package(group: str, scheme: str) -> str:
-    if group == BLOBS:
+    if group in (BLOBS, REMOTE):
         return "consist-fsspec"
     return _PACKAGE_FOR_SCHEME.get(scheme, f"a package providing the {scheme!r} {group} adapter")
 

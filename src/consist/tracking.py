@@ -86,7 +86,9 @@ class Tracker(_TrackerService):
         file, else ``<run_dir>/consist-data.duckdb``. Only an in-memory catalog
         (``memory://``, ``...://:memory:``) gets an in-memory table store.
     storage_options
-        Passed to fsspec for ``blobs``; never written to snapshots or the catalog.
+        Passed to fsspec for ``blobs`` and for artifacts at URLs of the same scheme
+        (of any scheme when ``blobs`` is not remote); never written to snapshots or
+        the catalog.
     archive
         ``"outputs"`` (default), ``"none"`` or a list of output keys: what a
         completed run stores in ``blobs`` (see ``docs/blob-storage.md``).
@@ -143,6 +145,7 @@ class Tracker(_TrackerService):
             else self._default_tables(catalog_built, container),
             mounts=mounts,
             schemas=schemas,
+            remote_files=container.remote,
             **options,
         )
         self.step_executors["container"] = run_container_step

@@ -28,9 +28,11 @@ Each class also derives from the builtin a caller would naturally catch, so
     │   └── UntrustedSnapshot
     ├── MissingFile (FileNotFoundError)
     │   ├── MissingInputFile
-    │   └── MissingOutputFile
+    │   ├── MissingOutputFile
+    │   └── RemoteObjectMissing
     ├── IntegrityError
     ├── BlobStoreError
+    ├── RemoteStoreError (OSError)
     ├── NoActiveTracker (RuntimeError)
     ├── RunFailed (RuntimeError)
     ├── ExecutionError (RuntimeError)
@@ -273,3 +275,19 @@ class UntrustedSnapshot(InvalidInput):
 
 class BlobStoreError(ConsistError):
     """A blob store could not be reached, or refused an operation (permissions, network)."""
+
+
+class RemoteObjectMissing(MissingFile):
+    """No object at an artifact's URL (``s3://bucket/key``), or no such bucket."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class RemoteStoreError(ConsistError, OSError):
+    """The object store behind an artifact's URL could not be reached, or refused access."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url

@@ -16,6 +16,7 @@ from consist.ports.catalog import (
     SupportsVacuum,
 )
 from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
+from consist.ports.remote import RemoteFiles
 from consist.ports.tables import SupportsFsspecFiles, TableStore
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Catalog",
     "ContainerTask",
     "Executor",
+    "RemoteFiles",
     "SupportsChangeToken",
     "SupportsFsspecFiles",
     "SupportsInPlaceReads",

@@ -42,7 +42,7 @@ from consist.domain.errors import (
 )
 from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
-from consist.ports import BlobStore, Catalog, Executor, TableStore
+from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
 from consist.services.data.tracker_data import DataVirtualization
 from consist.services.identity.code_identity import CodeIdentity, code_hash
@@ -56,6 +56,7 @@ from consist.services.runs.artifacts import (
 from consist.services.runs.events import EventHooks
 from consist.services.runs.explain import Explanation, explain_run
 from consist.services.runs.queries import RunQueries
+from consist.services.runs.remote_objects import RemoteObjects
 from consist.services.sharing import publish as sharing
 from consist.services.steps.engine import (
     STEP_ATTRIBUTE,
@@ -117,6 +118,9 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         With a blob store: ``"outputs"`` (default) stores every output a run
         produced when it completes, ``"none"`` nothing, a list only those keys
         (see ``docs/blob-storage.md``).
+    remote_files
+        Builds the ``RemoteFiles`` adapter that artifacts at URLs (``s3://...``)
+        go through, on first use; without it such artifacts raise ``AdapterNotFound``.
     secret_keys
         Regular expression searched (case-insensitively) in config, facet and
         meta keys: their values are stored as ``"<redacted>"`` (default:
@@ -140,6 +144,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         sidecars: bool = False,
         archive: str | Sequence[str] = "outputs",
         secret_keys: str | re.Pattern[str] | None = None,
+        remote_files: Callable[[], RemoteFiles] | None = None,
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +161,9 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         self.snapshots = SnapshotStore(self.run_dir)
         self.hasher = FileHasher(
             HashMemo(self.run_dir / ".consist" / "hash-memo.sqlite"), hashing_strategy, progress
+        )
+        self.remote = RemoteObjects(
+            remote_files, self.run_dir / ".consist" / "remote-cache", self.hasher.strategy
         )
         self.events = EventHooks()
         self.sidecars = sidecars

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from consist.services.data.ingestion import Ingestion
     from consist.services.data.matrix import MatrixViewFactory
     from consist.services.data.views import ViewFactory
+    from consist.services.runs.remote_objects import RemoteObjects
 
 
 class DataVirtualization:
@@ -24,6 +25,7 @@ class DataVirtualization:
     catalog: Catalog
     tables: TableStore | None
     blobs: BlobStore | None
+    remote: RemoteObjects
     schemas: list[type]
     flush: Callable[[], None]
     get_run: Callable[[str], Run]

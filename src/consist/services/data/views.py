@@ -20,6 +20,7 @@ from consist.domain import Artifact, Run, RunQuery, RunStatus
 from consist.domain.checks import check_not_reserved, check_text
 from consist.domain.digests import file_blob_digest
 from consist.domain.errors import ConsistError, InvalidInput, NotFound
+from consist.domain.remote import is_remote
 from consist.ports import (
     SupportsChangeToken,
     SupportsFsspecFiles,
@@ -350,7 +351,10 @@ class ViewFactory:
         return "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
 
     def _existing_path(self, artifact: Artifact) -> str | None:
-        """Where DuckDB can read the artifact: its local file, else its archived blob."""
+        """Where DuckDB can read the artifact: its local file, else its archived blob;
+        at its URL for an object in a store."""
+        if is_remote(artifact.uri):
+            return self._remote_location(artifact)
         try:
             path = self._dv.resolve_path(artifact)
         except ConsistError:
@@ -367,6 +371,29 @@ class ViewFactory:
         )
         return None
 
+    def _remote_location(self, artifact: Artifact) -> str | None:
+        """The artifact's URL, read in place through its fsspec filesystem (registered
+        with DuckDB); None, with a warning, when the table store cannot do that."""
+        store = self._dv.tables
+        if not isinstance(store, SupportsFsspecFiles):
+            logger.warning(
+                "view: %s left out: the table store reads local files only", artifact.uri
+            )
+            return None
+        try:
+            filesystem, url = self._dv.remote.filesystem(artifact.uri)
+            self._register(store, filesystem, url)
+        except ConsistError as exc:
+            logger.warning("view: cannot reach %s (%s); left out", artifact.uri, exc)
+            return None
+        return url
+
+    def _register(self, store: SupportsFsspecFiles, filesystem: Any, url: str) -> None:
+        protocol = url.split("://")[0] if "://" in url else None
+        if protocol is not None and self._registered.get(protocol) is not filesystem:
+            store.register_filesystem(filesystem)
+            self._registered[protocol] = filesystem
+
     def _archived_location(self, artifact: Artifact) -> str | None:
         """The URL of the artifact's blob, read in place through the store's fsspec
         filesystem (registered with DuckDB), when the blob store allows it."""
@@ -382,10 +409,7 @@ class ViewFactory:
             if not blobs.exists(digest):
                 return None
             filesystem, url = blobs.fsspec_location(digest)
-            protocol = url.split("://")[0] if "://" in url else None
-            if protocol is not None and self._registered.get(protocol) is not filesystem:
-                store.register_filesystem(filesystem)
-                self._registered[protocol] = filesystem
+            self._register(store, filesystem, url)
         except ConsistError:
             logger.warning("view: cannot reach the archived copy of %r", artifact.key)
             return None

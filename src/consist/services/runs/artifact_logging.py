@@ -16,6 +16,8 @@ from consist.domain.errors import (
     MissingOutputFile,
 )
 from consist.domain.mount import URI_PATTERN
+from consist.domain.remote import is_remote
+from consist.services.runs.remote_artifacts import log_remote
 from consist.services.steps.loaders import infer_driver
 
 if TYPE_CHECKING:
@@ -62,6 +64,21 @@ def log_path(
         check_key(key)
     if facet is not None:  # checked now: the catalog would refuse it only after the run
         check_facet_keys(canonical.normalize(facet, "artifact facet"), "artifact facet")
+    if is_remote(path, active.mounts):
+        if profile_file_schema:
+            raise InvalidInput(f"profile_file_schema reads local files only, not {path}")
+        return log_remote(
+            tracker,
+            active,
+            str(path),
+            key=key,
+            direction=direction,
+            driver=driver,
+            meta=meta,
+            content_hash=content_hash,
+            validate_content_hash=validate_content_hash,
+            facet=facet,
+        )
     target = _local_path(active, path)
     key = key or _default_key(target)
     if not _exists(target):

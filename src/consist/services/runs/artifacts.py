@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from consist.domain import Artifact, MountTable, canonical
 from consist.domain.errors import ConsistError, InvalidInput, MissingFile
+from consist.domain.remote import is_remote
 from consist.ports import BlobStore
 from consist.services.data.table_files import (
     check_table_driver,
@@ -24,6 +25,7 @@ from consist.services.data.table_files import (
 from consist.services.runs import context
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifact_logging import direction_of, log_path
+from consist.services.runs.remote_objects import RemoteObjects
 from consist.services.store.catalog_reader import LayeredCatalog
 from consist.services.store.restore_targets import check_restore_target
 from consist.services.store.snapshots import SnapshotStore
@@ -45,6 +47,7 @@ class ArtifactLogging:
     _reader: LayeredCatalog
     _raw_hashes: dict[str, float]
     restore_from_blobs: Callable[[Artifact, Path], Path | None]
+    remote: RemoteObjects
 
     def log_artifact(
         self,
@@ -161,8 +164,9 @@ class ArtifactLogging:
             target, key, direction, run=active, meta=meta, driver=driver, **options
         )
 
-    def find_produced_artifact(self, content_hash: str, path: Path) -> Artifact | None:
-        """The artifact a run produced with these bytes, preferring one at this very path.
+    def find_produced_artifact(self, content_hash: str, path: Path | str) -> Artifact | None:
+        """The artifact a run produced with these bytes, preferring one at this very path
+        (or URL, for an object in a store).
 
         "No run produced these bytes" is remembered for a few seconds: raw inputs
         are checked on every run, and at worst a Merkle link made meanwhile by
@@ -176,6 +180,10 @@ class ArtifactLogging:
             self._raw_hashes[content_hash] = now + RAW_INPUT_MEMORY_SECONDS
             return None
         for artifact in candidates:
+            if isinstance(path, str):
+                if artifact.uri == path:
+                    return artifact
+                continue
             with contextlib.suppress(ConsistError):
                 if self.resolve_path(artifact) == path:
                     return artifact
@@ -196,11 +204,18 @@ class ArtifactLogging:
     def artifact_path(self, artifact: Artifact) -> Path:
         """Path of an artifact's file, which must exist.
 
+        An artifact at a URL (``s3://...``) answers a local copy of the object,
+        fetched once per version (see ``consist.services.remote_objects``).
+
         Raises
         ------
         MissingFile
             Naming the artifact and how to get it back.
+        IntegrityError
+            A URL artifact's object changed since the run recorded it.
         """
+        if is_remote(artifact.uri, self.mounts):
+            return self.remote.local_copy(artifact.uri, artifact.content_hash)
         path = self.resolve_path(artifact)
         if path.exists():
             return path

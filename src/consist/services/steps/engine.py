@@ -28,9 +28,11 @@ from consist.domain.errors import (
     MissingInputFile,
     MissingOutputFile,
 )
+from consist.domain.remote import is_remote
 from consist.ports.execute import CallTask
 from consist.services.data.frames import hinted_kinds
 from consist.services.runs.capture import capture_changed, file_states
+from consist.services.runs.remote_artifacts import remote_input, staging_path, upload_output
 from consist.services.steps import hydration
 from consist.services.steps.step_io import (
     InputResolver,
@@ -165,6 +167,9 @@ def build_request(fn: Callable[..., Any] | None, options: Mapping[str, Any]) -> 
         raise TypeError(f"tracker.run got unexpected option(s) {unknown}")
     if isinstance(merged.get("outputs"), str):
         merged["outputs"] = [merged["outputs"]]
+    if isinstance(merged.get("outputs"), Mapping):  # {key: path or URL}: declared and placed
+        merged["output_paths"] = {**merged["outputs"], **(merged.get("output_paths") or {})}
+        merged["outputs"] = list(merged["outputs"])
     request = StepRequest(fn=fn, name=name, **merged)
     request.validate()
     return request
@@ -231,6 +236,8 @@ def _identity_for_executor(request: StepRequest) -> Any:
 def _as_artifact(tracker: Tracker, step_input: StepInput) -> Artifact:
     if step_input.artifact is not None:
         return step_input.artifact
+    if step_input.url is not None:
+        return remote_input(tracker, step_input.key, step_input.url)
     assert step_input.path is not None
     digest = tracker.hasher.identity(step_input.path)
     produced = tracker.find_produced_artifact(digest, step_input.path)
@@ -360,6 +367,10 @@ def _link_input(tracker: Tracker, active: ActiveRun, key: str, artifact: Artifac
     if artifact.id:
         active.link(artifact, Direction.INPUT, key)
         return artifact
+    if is_remote(artifact.uri):
+        artifact = attrs.evolve(artifact, id=new_id(), key=key)
+        active.link(artifact, Direction.INPUT, key)
+        return artifact
     assert artifact.abs_path is not None
     return tracker.log_artifact(
         artifact.abs_path, key, "input", run=active, content_hash=artifact.content_hash
@@ -453,8 +464,15 @@ def finish_step(tracker: Tracker, opened: OpenStep, value: Any) -> RunResult:
 def prepare_call(tracker: Tracker, request: StepRequest, opened: OpenStep) -> PreparedCall:
     """The step function's keyword arguments; output folders made, capture begun."""
     active = opened.active
+    urls = url_outputs(request, active)
     output_paths = {
-        key: (Path(p) if Path(p).is_absolute() else active.workspace / p)
+        key: (
+            staging_path(active, key, urls[key])
+            if key in urls
+            else Path(p)
+            if Path(p).is_absolute()
+            else active.workspace / p
+        )
         for key, p in (request.output_paths or {}).items()
     }
     for path in output_paths.values():
@@ -468,14 +486,26 @@ def prepare_call(tracker: Tracker, request: StepRequest, opened: OpenStep) -> Pr
     return PreparedCall(kwargs, output_paths, capture_root, before)
 
 
+def url_outputs(request: StepRequest, active: ActiveRun) -> dict[str, str]:
+    """Outputs bound for an object-store URL: written to a staging file, then uploaded."""
+    return {
+        key: str(p)
+        for key, p in (request.output_paths or {}).items()
+        if is_remote(p, active.mounts)
+    }
+
+
 def record_call(
     tracker: Tracker, request: StepRequest, opened: OpenStep, call: PreparedCall, value: Any
 ) -> None:
     """Turn what the step function returned and wrote into the run's outputs."""
     active = opened.active
     record_return_value(tracker, active, value, list(request.outputs), request.name)
+    urls = url_outputs(request, active)
     for key, path in call.output_paths.items():
-        if key not in active.outputs:
+        if key in urls and key not in active.outputs:
+            upload_output(tracker, active, key, path, urls[key])
+        elif key not in active.outputs:
             if not path.exists():
                 raise MissingOutputFile(f"output {key!r} was not written to {path}")
             tracker.log_artifact(path, key, "output", run=active)

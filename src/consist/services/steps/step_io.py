@@ -15,6 +15,7 @@ import attrs
 from consist.domain import Artifact, Direction
 from consist.domain.errors import InvalidInput, MissingInputFile, MissingOutputFile
 from consist.domain.mount import URI_PATTERN
+from consist.domain.remote import check_remote_url, is_remote, object_name
 from consist.services.runs.capture import (
     OutputCapture,
     file_clock_ns,
@@ -37,6 +38,8 @@ class StepInput:
     artifact: Artifact | None = None
     path: Path | None = None
     as_kwarg: bool = True
+    # An object-store URL (``s3://bucket/x.parquet``), read where it lies.
+    url: str | None = None
 
 
 def resolve_inputs(
@@ -75,6 +78,9 @@ def _resolve_one(
         artifact = resolver(value)
         if artifact is not None:
             return StepInput(key or value, artifact=artifact, as_kwarg=as_kwarg)
+    if is_remote(value, tracker.mounts):
+        url = check_remote_url(value)
+        return StepInput(key or _default_url_key(url), url=url, as_kwarg=as_kwarg)
     if isinstance(value, str) and URI_PATTERN.match(value):
         path = tracker.mounts.to_path(value)  # refuses a URI that escapes its mount
     elif isinstance(value, os.PathLike | str):
@@ -88,6 +94,10 @@ def _resolve_one(
         hint = " (nor a coupler key)" if resolver is not None and isinstance(value, str) else ""
         raise MissingInputFile(f"input {key or value!r}: {path} does not exist{hint}")
     return StepInput(key or stem(path), path=path, as_kwarg=as_kwarg)
+
+
+def _default_url_key(url: str) -> str:
+    return stem(Path(object_name(url)))
 
 
 def accepted_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:

@@ -1,0 +1,87 @@
+"""Artifacts that live at an object-store URL (``s3://bucket/key``) rather than on a disk.
+
+Such an artifact keeps its URL as its URI. Its identity comes from what the
+store says about the object (a version id or ETag, plus the size), so a cache
+check never downloads it; the content hash is computed only when asked for.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import attrs
+
+from consist.domain.errors import InvalidURI
+from consist.domain.mount import URI_PATTERN, MountTable
+
+# URL schemes read through fsspec in place. A mount of the same name wins.
+REMOTE_SCHEMES = frozenset(
+    {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory", "http", "https"}
+)
+# Prefix of an identity taken from the store's version token rather than the bytes.
+OBJECT_IDENTITY_PREFIX = "object:"
+
+
+def remote_scheme(value: object, mounts: MountTable | None = None) -> str | None:
+    """The scheme of ``value`` when it is an object-store URL (not a mount), else None."""
+    if not isinstance(value, str):
+        return None
+    match = URI_PATTERN.match(value)
+    if match is None:
+        return None
+    scheme = match["scheme"].lower()
+    if mounts is not None and scheme in mounts.mounts:
+        return None
+    return scheme if scheme in REMOTE_SCHEMES else None
+
+
+def is_remote(value: object, mounts: MountTable | None = None) -> bool:
+    """True for ``s3://...``, ``gs://...``, ``memory://...`` and the other remote schemes."""
+    return remote_scheme(value, mounts) is not None
+
+
+def check_remote_url(url: str) -> str:
+    """``url`` itself when it names an object (``s3://bucket/key``); InvalidURI otherwise."""
+    scheme = remote_scheme(url)
+    if scheme is None:
+        raise InvalidURI(
+            f"{url!r} is not an object-store URL; use one of {', '.join(sorted(REMOTE_SCHEMES))}"
+        )
+    rest = url.split("://", 1)[1]
+    if "@" in rest.split("/", 1)[0]:
+        raise InvalidURI(
+            f"{scheme}://***@{rest.split('@', 1)[1]} holds credentials before '@', which "
+            "would be recorded with the artifact; pass them in storage_options instead"
+        )
+    if not rest.strip("/") or "\x00" in rest:
+        raise InvalidURI(f"{url!r} names no object: give bucket and key, e.g. s3://bucket/x.csv")
+    if rest.endswith("/"):
+        raise InvalidURI(f"{url!r} ends with '/': a URL artifact is one object, not a folder")
+    return url
+
+
+def object_name(url: str) -> str:
+    """The last part of the URL's path: ``zones.parquet`` for ``s3://b/data/zones.parquet``."""
+    rest = url.split("://", 1)[-1].split("?", 1)[0]
+    return posixpath.basename(rest.rstrip("/")) or "object"
+
+
+@attrs.frozen
+class ObjectStat:
+    """What an object store says about one object, without reading it.
+
+    ``version`` is the store's change token: a version id, else the ETag (S3,
+    Azure), generation (GCS) or modification time; None when the store gives
+    none, in which case only the bytes can identify the object.
+    """
+
+    url: str
+    size: int
+    version: str | None
+
+    @property
+    def identity(self) -> str | None:
+        """``object:<version>:<size>``, or None when the store reports no version."""
+        if self.version is None:
+            return None
+        return f"{OBJECT_IDENTITY_PREFIX}{self.version}:{self.size}"
