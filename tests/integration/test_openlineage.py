@@ -400,3 +400,25 @@ def urllib_post(url: str, event: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
+
+
+def scale(raw: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    return raw.assign(value=raw["value"] * config["factor"])
+
+
+def test_map_emits_for_every_item_hits_and_misses(
+    make_tracker: Callable[..., Any], data_dir: Path, endpoint: LineageEndpoint
+) -> None:
+    """tracker.map: each item is a run, so each sends START and COMPLETE; served hits too."""
+    tracker = make_tracker(mounts={"inputs": data_dir}, openlineage=endpoint.url)
+    options = {"name": "scale", "inputs": {"raw": data_dir / "raw.csv"}, "outputs": ["scaled"]}
+    first = tracker.map(scale, [1, 2], config=lambda f: {"factor": f}, **options)
+    second = tracker.map(scale, [1, 2, 3], config=lambda f: {"factor": f}, **options)
+    assert endpoint.rejected == []
+    runs = [r.result.run for r in [*first, *second]]
+    done = {e["run"]["runId"]: e for e in endpoint.received if e["eventType"] == "COMPLETE"}
+    started = {e["run"]["runId"] for e in endpoint.received if e["eventType"] == "START"}
+    assert set(done) == started == {expected_uuid(r.id) for r in runs}
+    assert len(endpoint.received) == 2 * len(runs) == 10
+    cache = [done[expected_uuid(r.id)]["run"]["facets"]["consist_cache"]["cacheHit"] for r in runs]
+    assert cache == [False, False, True, True, False]
