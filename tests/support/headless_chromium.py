@@ -46,7 +46,7 @@ class PageVisit:
     errors: tuple[str, ...]  # console.error/assert, uncaught exceptions, Log errors
     console: tuple[str, ...]  # every console message, any level
     requests: tuple[str, ...]  # URLs the page asked for
-    screenshot: bytes  # PNG
+    screenshot: bytes  # PNG of the viewport, scaled by screenshot_scale
     probe: Any  # value of the probe expression, evaluated once rendered
 
 
@@ -62,6 +62,8 @@ def visit(
     height: int = 1000,
     timeout: float = 60.0,
     clicks: tuple[str, ...] = (),
+    wait_for_render: bool = True,
+    screenshot_scale: float = 0.5,
 ) -> PageVisit:
     """Load ``url``, wait for the rendered mark, run each ``clicks`` expression,
     evaluate ``probe`` (a JS expression whose value is returned as JSON), screenshot."""
@@ -87,7 +89,19 @@ def visit(
         )
         try:
             ws_url = _devtools_url(proc, timeout=30.0)
-            return asyncio.run(_visit(ws_url, url, probe, width, height, timeout, clicks))
+            return asyncio.run(
+                _visit(
+                    ws_url,
+                    url,
+                    probe,
+                    width,
+                    height,
+                    timeout,
+                    clicks,
+                    wait_for_render,
+                    screenshot_scale,
+                )
+            )
         finally:
             proc.terminate()
             try:
@@ -123,6 +137,8 @@ async def _visit(
     height: int,
     timeout: float,
     clicks: tuple[str, ...],
+    wait_for_render: bool,
+    screenshot_scale: float,
 ) -> PageVisit:
     import aiohttp
 
@@ -209,19 +225,20 @@ async def _visit(
             await asyncio.wait_for(loaded.wait(), timeout)
             deadline = time.monotonic() + timeout
             rendered = None
-            while time.monotonic() < deadline:
+            while wait_for_render and time.monotonic() < deadline:
                 rendered = await evaluate("document.body?.dataset.rendered", session)
                 failed = await evaluate("!!document.getElementById('error')", session)
                 if rendered or failed:
                     break
                 await asyncio.sleep(0.05)
             timings = json.loads(
-                await evaluate("document.body.dataset.timings || '{}'", session) or "{}"
+                await evaluate("document.body?.dataset.timings || '{}'", session) or "{}"
             )
             for click in clicks:
                 await evaluate(click, session)
             value = json.loads(await evaluate(f"JSON.stringify({probe})", session))
-            shot = await call("Page.captureScreenshot", session, format="png")
+            clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": screenshot_scale}
+            shot = await call("Page.captureScreenshot", session, format="png", clip=clip)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -50,6 +50,7 @@ def build_report(
     """The report's data for ``tracker``'s catalog, with miss explanations and redaction."""
     from consist.report import gather
 
+    tracker.flush()  # gather reads the catalog itself, not this process's pending writes
     return gather(
         tracker.catalog,
         scenario=scenario,

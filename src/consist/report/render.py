@@ -14,7 +14,6 @@ from typing import Any
 from consist.files import write_atomically
 
 DAGRE_VERSION = "3.1.4"
-_ASSETS = ("template.html", "report.css", "report.js", "dagre.min.js")
 
 
 def _asset(name: str) -> str:

@@ -403,6 +403,7 @@
     Object.keys(statuses).sort().forEach(function (s) { select.appendChild(el("option", {}, s)); });
     var timer = null;
     document.getElementById("filter").addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(applyFilters, 150); });
+    document.getElementById("filter").addEventListener("change", function () { clearTimeout(timer); applyFilters(); });
     select.addEventListener("change", applyFilters);
     document.getElementById("filter-cache").addEventListener("change", applyFilters);
     view.rows = DATA.runs.slice().sort(compare(view.sort, view.desc));
