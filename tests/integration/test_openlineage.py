@@ -422,3 +422,35 @@ def test_map_emits_for_every_item_hits_and_misses(
     assert len(endpoint.received) == 2 * len(runs) == 10
     cache = [done[expected_uuid(r.id)]["run"]["facets"]["consist_cache"]["cacheHit"] for r in runs]
     assert cache == [False, False, True, True, False]
+
+
+def test_object_store_urls_are_datasets_of_their_bucket(
+    tmp_path: Path, endpoint: LineageEndpoint
+) -> None:
+    """A step writing memory://<bucket>/out/scaled.parquet and one reading it name the same
+    dataset (namespace memory://<bucket>), as OpenLineage names object stores."""
+    import fsspec
+
+    bucket = f"consist-{uuid.uuid4().hex}"
+    fsspec.filesystem("memory").pipe(f"memory://{bucket}/zones.csv", b"zone,pop\n1,1\n2,2\n")
+
+    def scale(zones: pd.DataFrame, output_paths: dict[str, Path]) -> None:
+        zones.assign(pop=zones["pop"] * 2).to_parquet(output_paths["scaled"])
+
+    def total(zones: pd.DataFrame) -> pd.DataFrame:
+        return zones[["pop"]].sum().to_frame().T
+
+    url = f"memory://{bucket}/out/scaled.parquet"
+    with consist.Tracker(
+        tmp_path / "runs", db_path=tmp_path / "p.duckdb", openlineage=endpoint.url
+    ) as tracker:
+        tracker.run(
+            scale, inputs={"zones": f"memory://{bucket}/zones.csv"}, outputs={"scaled": url}
+        )
+        tracker.run(total, inputs={"zones": url}, outputs=["total"])
+    assert endpoint.rejected == []
+    wrote, read = [e for e in endpoint.received if e["eventType"] == "COMPLETE"]
+    place = (f"memory://{bucket}", "out/scaled.parquet")
+    assert datasets(wrote, "inputs") == [(f"memory://{bucket}", "zones.csv")]
+    assert datasets(wrote, "outputs") == datasets(read, "inputs") == [place]
+    assert version_of(wrote, "outputs") == version_of(read, "inputs")

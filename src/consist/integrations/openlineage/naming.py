@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from consist.domain import Artifact, Run
 from consist.domain.errors import InvalidInput
 from consist.domain.mount import FILE_SCHEME, URI_PATTERN, WORKSPACE
+from consist.domain.remote import REMOTE_SCHEMES as OBJECT_STORE_SCHEMES
 
 # Fixed for ever: changing it would give every exported run a new identity.
 RUN_NAMESPACE = uuid.UUID("6b0c3f9e-5f4a-5d8e-9a51-2c7d0e4b1a63")
@@ -32,10 +33,7 @@ DEFAULT_NAMESPACE = "consist"
 RUNS_MOUNT = "runs"
 SCENARIO_FLAG = "consist_scenario"  # the header run's meta flag (services.scenario)
 # Schemes of remote stores: their authority (bucket, host) is the namespace.
-REMOTE_SCHEMES = frozenset(
-    {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "wasb", "wasbs", "hdfs",
-     "http", "https", "ftp", "sftp", "webhdfs", "oci", "oss", "r2", "dbfs"}
-)  # fmt: skip
+REMOTE_SCHEMES = OBJECT_STORE_SCHEMES | {"wasb", "wasbs", "hdfs", "webhdfs", "dbfs", "ftp", "sftp"}
 
 
 def check_namespace(namespace: object) -> str:
