@@ -55,7 +55,10 @@ RunDirOption = Annotated[
         "--run-dir",
         "-r",
         envvar=RUN_DIR_ENV,
-        help="Run directory holding the consist.json snapshots. Default: ./runs.",
+        help=(
+            "Run directory holding the consist.json snapshots. Default: the one the "
+            "catalog's runs recorded, else ./runs."
+        ),
         show_default=False,
     ),
 ]

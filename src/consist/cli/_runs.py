@@ -61,7 +61,8 @@ RUN_COLUMNS = [
 def runs_command(
     model: Annotated[str | None, typer.Option(help="Only runs of this step/model.")] = None,
     scenario: Annotated[
-        str | None, typer.Option(help="Only children of this scenario (parent run id).")
+        str | None,
+        typer.Option(help="Only children of this scenario (parent run id, or its beginning)."),
     ] = None,
     year: Annotated[int | None, typer.Option(help="Only runs of this year.")] = None,
     status: Annotated[RunStatus | None, typer.Option(help="running, completed or failed.")] = None,
