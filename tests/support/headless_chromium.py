@@ -1,7 +1,7 @@
 """Open a page in headless Chromium and look at it through the DevTools protocol.
 
 Chromium is started with ``--remote-debugging-port=0``; a websocket client
-(aiohttp, already in the lock through s3fs) attaches to a new tab, enables the
+(aiohttp, in the test group) attaches to a new tab, enables the
 Page, Runtime, Log and Network domains, loads the page and waits until the
 page's script sets ``document.body.dataset.rendered``. Everything the console
 reported, every exception and every request the page made are collected, so
