@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -16,7 +17,7 @@ import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
@@ -25,6 +26,7 @@ from consist.domain import (
     Artifact,
     MountTable,
     Run,
+    RunQuery,
     RunRecord,
     RunStatus,
     Signature,
@@ -45,10 +47,11 @@ from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
 from consist.services.data.tracker_data import DataVirtualization
+from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity, code_hash
 from consist.services.identity.hashing import FileHasher, HashMemo
 from consist.services.identity.provenance import write_sidecar
-from consist.services.runs import context, deferred_outputs
+from consist.services.runs import context, deferred_outputs, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
     ArtifactLogging,
@@ -93,7 +96,7 @@ def _close_open_trackers() -> None:
             logger.warning("closing a tracker at exit failed", exc_info=True)
 
 
-class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
+class Tracker(ArtifactLogging, DataVirtualization, Displayable):
     """Records runs and their artifacts, decides cache hits, answers queries.
 
     Parameters
@@ -177,6 +180,7 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
             catalog, self.snapshots, self._catalog_lock, background_writes, self.journal
         )
         self._reader = LayeredCatalog(catalog)
+        self.queries = RunQueries(self._reader, functools.partial(owners.remember, self))
         self._signatures: dict[str, str | None] = {}
         self._raw_hashes: dict[str, float] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
@@ -188,6 +192,34 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
         # Runs indexed from their snapshots as this tracker opened (`db sync` reports them).
         self.indexed_on_open = catalog_recovery.recover_on_open(self)
         catalog_recovery.recover_interrupted_runs(self)
+
+    # ------------------------------------------------------------------ queries
+    get_run = forward("queries", RunQueries.get_run)
+    get_record = forward("queries", RunQueries.get_record)
+
+    @overload
+    def find_runs(
+        self, /, query: RunQuery | None = None, *, as_: Literal["list"] = "list", **filters: Any
+    ) -> list[Run]: ...
+
+    @overload
+    def find_runs(self, /, query: RunQuery | None = None, *, as_: str, **filters: Any) -> Any: ...
+
+    def find_runs(
+        self, /, query: RunQuery | None = None, *, as_: str = "list", **filters: Any
+    ) -> Any:
+        return self.queries.find_runs(query, as_=as_, **filters)
+
+    find_runs.__doc__ = RunQueries.find_runs.__doc__
+    history = forward("queries", RunQueries.history)
+    find_by_signature = forward("queries", RunQueries.find_by_signature)
+    get_artifact = forward("queries", RunQueries.get_artifact)
+    find_artifacts = forward("queries", RunQueries.find_artifacts)
+    get_artifacts_for_run = forward("queries", RunQueries.get_artifacts_for_run)
+    get_producer = forward("queries", RunQueries.get_producer)
+    lineage = forward("queries", RunQueries.lineage)
+    links_of_artifact = forward("queries", RunQueries.links_of_artifact)
+    resolve_artifact = forward("queries", RunQueries.resolve_artifact)
 
     # ------------------------------------------------------------------ lifecycle
     @contextlib.contextmanager
@@ -549,7 +581,8 @@ class Tracker(ArtifactLogging, RunQueries, DataVirtualization, Displayable):
 
     def explain(self, run: Run | str) -> Explanation:
         """Why this run was not a cache hit: what differs from the closest earlier run."""
-        return explain_run(self, run if isinstance(run, Run) else self.get_run(run))
+        run = run if isinstance(run, Run) else self.get_run(run)
+        return explain_run(self.queries, self.input_identity, run)
 
     def restore_from_blobs(self, artifact: Artifact, destination: Path) -> Path | None:
         """Fetch an artifact's file or directory from the blob store, verified.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -13,7 +13,10 @@ from consist.domain.display import Card, Displayable
 from consist.domain.facets import flatten
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.runs.queries import RunQueries
+
+# The signer's view of an input: its Merkle identity, or its content hash.
+InputIdentity = Callable[[Artifact], str]
 
 _MISSING = object()
 
@@ -77,8 +80,8 @@ class Explanation(Displayable):
         return cards.explanation_card(self)
 
 
-def explain_run(tracker: Tracker, run: Run) -> Explanation:
-    previous = closest_earlier_run(tracker, run)
+def explain_run(queries: RunQueries, input_identity: InputIdentity, run: Run) -> Explanation:
+    previous = closest_earlier_run(queries, run)
     if previous is None or run.signature is None or previous.signature is None:
         return Explanation(run, previous)
     parts = run.signature.differing_parts(previous.signature)
@@ -86,18 +89,20 @@ def explain_run(tracker: Tracker, run: Run) -> Explanation:
     if "code" in parts:
         code_change = (previous.signature.code_hash, run.signature.code_hash)
     config_changes = _config_changes(previous.config, run.config) if "config" in parts else []
-    input_changes = _input_changes(tracker, previous, run) if "input" in parts else []
+    input_changes = (
+        _input_changes(queries, input_identity, previous, run) if "input" in parts else []
+    )
     return Explanation(
         run, previous, parts, code_change, tuple(config_changes), tuple(input_changes)
     )
 
 
-def closest_earlier_run(tracker: Tracker, run: Run) -> Run | None:
+def closest_earlier_run(queries: RunQueries, run: Run) -> Run | None:
     """The newest completed run of the same step created before ``run``, preferring
     the same scenario, year and iteration."""
     candidates = [
         r
-        for r in tracker.find_runs(RunQuery(model=run.model, status=RunStatus.COMPLETED))
+        for r in queries.find_runs(RunQuery(model=run.model, status=RunStatus.COMPLETED))
         if r.id != run.id and r.created_at <= run.created_at
     ]
     if not candidates:
@@ -129,9 +134,11 @@ def _config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Conf
     ]
 
 
-def _input_changes(tracker: Tracker, old_run: Run, new_run: Run) -> list[InputChange]:
-    old = tracker.get_artifacts_for_run(old_run.id).inputs
-    new = tracker.get_artifacts_for_run(new_run.id).inputs
+def _input_changes(
+    queries: RunQueries, input_identity: InputIdentity, old_run: Run, new_run: Run
+) -> list[InputChange]:
+    old = queries.get_artifacts_for_run(old_run.id).inputs
+    new = queries.get_artifacts_for_run(new_run.id).inputs
     changes = []
     for key in sorted(set(old) | set(new)):
         if key not in old:
@@ -139,7 +146,7 @@ def _input_changes(tracker: Tracker, old_run: Run, new_run: Run) -> list[InputCh
         elif key not in new:
             changes.append(InputChange(key, "removed"))
         else:
-            reason = _why_input_differs(tracker, old[key], new[key])
+            reason = _why_input_differs(input_identity, old[key], new[key])
             if reason:
                 changes.append(InputChange(key, reason))
     if not changes:
@@ -147,8 +154,8 @@ def _input_changes(tracker: Tracker, old_run: Run, new_run: Run) -> list[InputCh
     return changes
 
 
-def _why_input_differs(tracker: Tracker, old: Artifact, new: Artifact) -> str | None:
-    if tracker.input_identity(old) == tracker.input_identity(new):
+def _why_input_differs(input_identity: InputIdentity, old: Artifact, new: Artifact) -> str | None:
+    if input_identity(old) == input_identity(new):
         return None
     if old.producer_run_id and new.producer_run_id and old.producer_run_id != new.producer_run_id:
         return (

@@ -10,7 +10,7 @@ from consist.domain import Artifact, Direction, Run
 from consist.domain.errors import NotFound
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.runs.queries import RunQueries
 
 
 @attrs.frozen
@@ -39,32 +39,32 @@ class LineageNode:
         }
 
 
-def upstream(tracker: Tracker, ref: Run | Artifact | str, max_depth: int = 50) -> LineageNode:
+def upstream(queries: RunQueries, ref: Run | Artifact | str, max_depth: int = 50) -> LineageNode:
     """Everything ``ref`` was derived from: runs -> their inputs -> their producers ..."""
-    return _walk(tracker, ref, Direction.INPUT, max_depth)
+    return _walk(queries, ref, Direction.INPUT, max_depth)
 
 
-def downstream(tracker: Tracker, ref: Run | Artifact | str, max_depth: int = 50) -> LineageNode:
+def downstream(queries: RunQueries, ref: Run | Artifact | str, max_depth: int = 50) -> LineageNode:
     """Everything derived from ``ref``: runs -> their outputs -> the runs reading them ..."""
-    return _walk(tracker, ref, Direction.OUTPUT, max_depth)
+    return _walk(queries, ref, Direction.OUTPUT, max_depth)
 
 
 def _walk(
-    tracker: Tracker, ref: Run | Artifact | str, direction: Direction, max_depth: int
+    queries: RunQueries, ref: Run | Artifact | str, direction: Direction, max_depth: int
 ) -> LineageNode:
     seen: set[tuple[str, str]] = set()
     if isinstance(ref, Run):
-        return _run_node(tracker, ref, direction, max_depth, seen)
+        return _run_node(queries, ref, direction, max_depth, seen)
     if isinstance(ref, Artifact):
-        return _artifact_node(tracker, ref, direction, max_depth, seen)
+        return _artifact_node(queries, ref, direction, max_depth, seen)
     try:
-        return _run_node(tracker, tracker.get_run(ref), direction, max_depth, seen)
+        return _run_node(queries, queries.get_run(ref), direction, max_depth, seen)
     except NotFound:
-        return _artifact_node(tracker, tracker.resolve_artifact(ref), direction, max_depth, seen)
+        return _artifact_node(queries, queries.resolve_artifact(ref), direction, max_depth, seen)
 
 
 def _run_node(
-    tracker: Tracker, run: Run, direction: Direction, depth: int, seen: set[tuple[str, str]]
+    queries: RunQueries, run: Run, direction: Direction, depth: int, seen: set[tuple[str, str]]
 ) -> LineageNode:
     label = f"{run.model or 'run'} {run.id}" + (" (cache hit)" if run.cache_hit else "")
     if ("run", run.id) in seen:
@@ -72,17 +72,17 @@ def _run_node(
     seen.add(("run", run.id))
     if depth <= 0:
         return LineageNode("run", run.id, label)
-    record = tracker.get_record(run.id)
+    record = queries.get_record(run.id)
     artifacts = record.artifacts_by_direction(direction)
     children = tuple(
-        _artifact_node(tracker, artifacts[key], direction, depth - 1, seen)
+        _artifact_node(queries, artifacts[key], direction, depth - 1, seen)
         for key in sorted(artifacts)
     )
     return LineageNode("run", run.id, label, children)
 
 
 def _artifact_node(
-    tracker: Tracker,
+    queries: RunQueries,
     artifact: Artifact,
     direction: Direction,
     depth: int,
@@ -95,14 +95,14 @@ def _artifact_node(
     if depth <= 0:
         return LineageNode("artifact", artifact.id, label)
     if direction is Direction.INPUT:
-        producer = tracker.get_producer(artifact)
+        producer = queries.get_producer(artifact)
         runs = [producer] if producer is not None else []
     else:
         readers = {
             link.run_id
-            for link in tracker.links_of_artifact(artifact.id)
+            for link in queries.links_of_artifact(artifact.id)
             if link.direction is Direction.INPUT
         }
-        runs = sorted((tracker.get_run(r) for r in readers), key=lambda r: r.created_at)
-    children = tuple(_run_node(tracker, r, direction, depth - 1, seen) for r in runs)
+        runs = sorted((queries.get_run(r) for r in readers), key=lambda r: r.created_at)
+    children = tuple(_run_node(queries, r, direction, depth - 1, seen) for r in runs)
     return LineageNode("artifact", artifact.id, label, children)

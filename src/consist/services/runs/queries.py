@@ -1,14 +1,13 @@
-"""Reading the Tracker's runs and artifacts back: lookups, lineage walks.
+"""Reading runs and artifacts back: lookups, lineage walks (``tracker.get_run`` ...).
 
-Mixed into :class:`consist.services.tracker.Tracker`. Reads go through the
-layered view: this process's own recent writes from memory, the rest from the
-catalog, never waiting for background writes.
+Reads go through the layered view: this process's own recent writes from
+memory, the rest from the catalog, never waiting for background writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, overload
 
 import attrs
 
@@ -16,12 +15,12 @@ from consist.display import run_table
 from consist.domain import Artifact, Direction, Run, RunQuery, RunRecord
 from consist.domain.checks import check_int, check_text
 from consist.domain.errors import ArtifactNotFound, InvalidInput, RunNotFound
-from consist.services.runs import lineage, owners
+from consist.services.runs import lineage
 from consist.services.runs.lineage import LineageNode
 from consist.services.store.catalog_reader import LayeredCatalog
 
-if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+# Told of the artifacts a query hands out (the facade remembers who returned them).
+HandOut = Callable[[Iterable[Artifact]], None]
 
 
 def _lookup_text(value: Any, what: str) -> str:
@@ -38,13 +37,12 @@ class RunArtifacts:
 
 
 class RunQueries:
-    """The query half of the Tracker."""
+    """Lookups of runs and artifacts, and lineage walks, over the layered catalog view."""
 
-    # Provided by the Tracker this is mixed into.
-    _reader: LayeredCatalog
+    def __init__(self, reader: LayeredCatalog, hand_out: HandOut = lambda artifacts: None) -> None:
+        self._reader = reader
+        self._hand_out = hand_out
 
-    # Reads go through the layered view: this process's own recent writes from
-    # memory, the rest from the catalog; no waiting for background writes.
     def get_run(self, run_id: str) -> Run:
         """Raises RunNotFound."""
         return self._reader.get_run(_lookup_text(run_id, "run_id"))
@@ -54,13 +52,15 @@ class RunQueries:
 
     @overload
     def find_runs(
-        self, query: RunQuery | None = None, *, as_: Literal["list"] = "list", **filters: Any
+        self, /, query: RunQuery | None = None, *, as_: Literal["list"] = "list", **filters: Any
     ) -> list[Run]: ...
 
     @overload
-    def find_runs(self, query: RunQuery | None = None, *, as_: str, **filters: Any) -> Any: ...
+    def find_runs(self, /, query: RunQuery | None = None, *, as_: str, **filters: Any) -> Any: ...
 
-    def find_runs(self, query: RunQuery | None = None, *, as_: str = "list", **filters: Any) -> Any:
+    def find_runs(
+        self, /, query: RunQuery | None = None, *, as_: str = "list", **filters: Any
+    ) -> Any:
         """Runs matching every filter, newest first; InvalidInput for an unknown or bad filter.
 
         ``as_="pandas"`` or ``"polars"`` returns a DataFrame instead of a list: one row
@@ -72,14 +72,14 @@ class RunQueries:
         runs = self._find_runs(query, **filters)
         return runs if kind == "list" else run_table.runs_frame(runs, kind)
 
-    def history(self, *, as_: str = "pandas", **filters: Any) -> Any:
+    def history(self, /, *, as_: str = "pandas", **filters: Any) -> Any:
         """Every run (or those matching ``filters``, as for find_runs) as a DataFrame,
         newest first: pandas by default, ``as_="polars"`` for polars."""
         if as_ == "list":
             raise InvalidInput("history(as_=...) must be 'pandas' or 'polars'; find_runs lists")
         return self.find_runs(as_=run_table.check_as(as_, "history"), **filters)
 
-    def _find_runs(self, query: RunQuery | None = None, **filters: Any) -> list[Run]:
+    def _find_runs(self, /, query: RunQuery | None = None, **filters: Any) -> list[Run]:
         if query is not None and not isinstance(query, RunQuery):
             raise InvalidInput(f"find_runs(query=...) takes a RunQuery, not {type(query).__name__}")
         known = {field.name for field in attrs.fields(RunQuery)}
@@ -104,7 +104,7 @@ class RunQueries:
         return self._reader.find_artifacts(**filters)
 
     def _handed_out(self, artifact: Artifact) -> Artifact:
-        owners.remember(cast("Tracker", self), (artifact,))
+        self._hand_out((artifact,))
         return artifact
 
     def find_artifacts(
@@ -117,7 +117,7 @@ class RunQueries:
     def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
         """The run's artifacts by key, as ``.inputs`` and ``.outputs``."""
         record = self.get_record(run_id)
-        owners.remember(cast("Tracker", self), record.artifacts)
+        self._hand_out(record.artifacts)
         return RunArtifacts(
             inputs=record.artifacts_by_direction(Direction.INPUT),
             outputs=record.artifacts_by_direction(Direction.OUTPUT),
@@ -147,7 +147,7 @@ class RunQueries:
             )
         check_int(max_depth, "max_depth", minimum=0)
         walk = lineage.upstream if direction == "upstream" else lineage.downstream
-        return walk(cast("Tracker", self), ref, max_depth)
+        return walk(self, ref, max_depth)
 
     def links_of_artifact(self, artifact_id: str) -> list[Any]:
         return self._reader.links_of_artifact(_lookup_text(artifact_id, "artifact_id"))
