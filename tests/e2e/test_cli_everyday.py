@@ -209,3 +209,27 @@ def test_help_names_prefixes_and_completion() -> None:
     assert "--install-completion" in top.output and "--version" in top.output
     show = runner.invoke(app, ["show", "--help"], env={"COLUMNS": "200"})
     assert re.search(r"unique beginning", show.output)
+
+
+def test_a_query_too_wide_for_80_columns_prints_one_field_per_line(
+    study: dict[str, Any], tmp_path: Path
+) -> None:
+    """A wide `query` result becomes records with whole values; a narrow one stays a table."""
+    catalog = str(study["root"] / "provenance.duckdb")
+    sql = (
+        "SELECT id, model, status, parent_run_id, config_hash FROM runs "
+        "WHERE parent_run_id IS NOT NULL ORDER BY id"
+    )
+    wide = at_80("query", sql, "-c", catalog, cwd=tmp_path)
+    assert wide.returncode == 0, wide.stderr
+    lines = wide.stdout.splitlines()
+    assert "one field per line" in lines[0]
+    assert all(len(line.rstrip()) <= 80 for line in lines), wide.stdout
+    assert [line.split()[1] for line in lines if line.startswith("id ")] == [
+        study["first"],
+        study["second"],
+    ]
+    assert sum(line.startswith("config_hash ") for line in lines) == 2
+    narrow = at_80("query", "SELECT id FROM runs ORDER BY id", "-c", catalog, cwd=tmp_path)
+    assert "one field per line" not in narrow.stdout and "┃ id" in narrow.stdout
+    assert study["first"] in narrow.stdout

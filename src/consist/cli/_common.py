@@ -278,10 +278,34 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     width = len(title) if title else None
     out = Table(title=title, title_justify="left", header_style="bold", min_width=width)
     for column in columns:
-        out.add_column(column, overflow="fold")
+        # Rich narrows only wrappable columns: the others fold so that ids stay whole.
+        out.add_column(column, overflow="fold", no_wrap=is_id_column(str(column)))
     for row in rows:
         out.add_row(*(escape(cell_text(value)) for value in row))
     return out
+
+
+ID_COLUMNS = frozenset({"id", "run", "scenario", "producer", "cached_from", "cached from"})
+
+
+def is_id_column(name: str) -> bool:
+    """Columns of run or artifact ids, such as ``id``, ``run_id`` or ``consist_run_id``."""
+    return name in ID_COLUMNS or name.endswith("_id")
+
+
+def table_or_records(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Any:
+    """A table when it fits the terminal, else one field per line for each row
+    (narrowed columns of a wide result would fold every value, ids included)."""
+    from consist.cli._fit import boxed_width, records
+
+    names = [str(c) for c in columns]
+    texts = [[cell_text(v) for v in row] for row in rows]
+    if not rows or boxed_width(names, texts) <= console.width:
+        return table(title, columns, rows)
+    note = f"(one field per line: the table is wider than {console.width} columns)"
+    return records(f"{title} {note}" if title else note, names, texts)
 
 
 def cell_text(value: Any) -> str:

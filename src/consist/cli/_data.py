@@ -18,6 +18,7 @@ from consist.cli._common import (
     get_run_or_fail,
     reports_errors,
     table,
+    table_or_records,
     tracker_for,
 )
 from consist.domain import Artifact
@@ -56,9 +57,8 @@ def query_command(
         return
     shown = rows[:limit]
     more = f" (first {limit} shown)" if len(rows) > limit else ""
-    console.print(
-        table(f"{len(rows)} row(s){more}", result.column_names, [list(r.values()) for r in shown])
-    )
+    title = f"{len(rows)} row(s){more}"
+    console.print(table_or_records(title, result.column_names, [list(r.values()) for r in shown]))
 
 
 def _catalog_tables(tracker: Any) -> list[dict[str, Any]]:
@@ -185,7 +185,7 @@ def preview_command(
         shape = picture["shape"]
         # Above the table, not as its title: a title wraps to a narrow table's width.
         console.print(escape(f"{title}: {shape[0]} rows x {shape[1]} columns"), soft_wrap=True)
-        console.print(table(None, picture["columns"], picture["rows"]))
+        console.print(table_or_records(None, picture["columns"], picture["rows"]))
     elif picture["kind"] == "dataset":
         variables = [
             [name, ", ".join(v["dims"]), v["dtype"]] for name, v in picture["variables"].items()

@@ -16,6 +16,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.markup import escape
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -119,6 +120,25 @@ def fitted_table(
     names = ", ".join(columns[i].name for i in sorted(hidden))
     note = f"(hidden at this width: {names}; see --json)"
     return Group(out, Text(note, style="dim"))
+
+
+def boxed_width(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """Width of a rich box table of these cells unshortened: 3 cells a column for
+    the rule and padding, plus the closing rule."""
+    naturals = [
+        max([plain_width(name), *(plain_width(row[i]) for row in rows)])
+        for i, name in enumerate(columns)
+    ]
+    return sum(naturals) + 3 * len(naturals) + 1
+
+
+def records(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> RenderableType:
+    """Each row as ``column  value`` lines under a rule: for a result too wide to be a table."""
+    parts: list[RenderableType] = [Text(title, style="bold")]
+    for n, row in enumerate(rows, 1):
+        parts.append(Rule(f"row {n}", align="left", style="dim"))
+        parts.append(key_values(list(zip(columns, row, strict=True))))
+    return Group(*parts)
 
 
 def key_values(facts: Sequence[tuple[str, Any]]) -> Table:
