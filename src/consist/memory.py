@@ -44,6 +44,11 @@ class InMemoryCatalog:
         self._links_by_run: dict[str, tuple[RunArtifactLink, ...]] = {}
         self._writes = 0
 
+    @property
+    def ephemeral(self) -> bool:
+        """Always: the catalog is gone with the process (``SupportsEphemeral``)."""
+        return True
+
     def record(self, record: RunRecord) -> None:
         with self._lock:
             self._runs[record.run.id] = record.run

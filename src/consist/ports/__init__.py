@@ -8,16 +8,21 @@ from consist.ports.blobs import (
 )
 from consist.ports.catalog import (
     Catalog,
+    SupportsBulkRecord,
     SupportsChangeToken,
+    SupportsEphemeral,
+    SupportsFilePath,
     SupportsIntegrityCheck,
     SupportsRunExists,
     SupportsSQL,
+    SupportsSQLDialect,
     SupportsTableStore,
+    SupportsURL,
     SupportsVacuum,
 )
 from consist.ports.execute import CallTask, ContainerTask, Executor, TaskOutcome
 from consist.ports.remote import RemoteFiles
-from consist.ports.tables import SupportsFsspecFiles, TableStore
+from consist.ports.tables import SupportsFsspecFiles, SupportsSharedCatalog, TableStore
 
 __all__ = [
     "BlobStore",
@@ -26,7 +31,10 @@ __all__ = [
     "ContainerTask",
     "Executor",
     "RemoteFiles",
+    "SupportsBulkRecord",
     "SupportsChangeToken",
+    "SupportsEphemeral",
+    "SupportsFilePath",
     "SupportsFsspecFiles",
     "SupportsInPlaceReads",
     "SupportsIntegrityCheck",
@@ -34,7 +42,10 @@ __all__ = [
     "SupportsNamedVersions",
     "SupportsRunExists",
     "SupportsSQL",
+    "SupportsSQLDialect",
+    "SupportsSharedCatalog",
     "SupportsTableStore",
+    "SupportsURL",
     "SupportsVacuum",
     "TableStore",
     "TaskOutcome",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
@@ -72,17 +72,63 @@ class Catalog(Protocol):
 
 
 @runtime_checkable
+class SupportsBulkRecord(Protocol):
+    """A catalog that stores many records in one transaction (the background writer's batches)."""
+
+    def record_many(self, records: Iterable[RunRecord]) -> None:
+        """Like ``record`` for each, all or nothing. Raises ``CatalogLocked`` when busy."""
+        ...
+
+
+@runtime_checkable
 class SupportsSQL(Protocol):
     """A catalog that answers SQL over its tables (runs, artifacts, links, facets).
 
-    An adapter may set a ``sql_dialect`` attribute (a SQLAlchemy dialect name,
-    ``"sqlite"`` say) so SQLAlchemy statements are compiled for it;
-    ``"postgresql"``, which DuckDB reads, is assumed otherwise.
+    SQLAlchemy statements are compiled for the dialect the catalog names
+    (:class:`SupportsSQLDialect`); ``"postgresql"``, which DuckDB reads, is assumed otherwise.
     """
 
     def query_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Rows as a ``pyarrow.Table``. Raises ``CatalogError`` for a bad statement."""
         ...
+
+
+@runtime_checkable
+class SupportsSQLDialect(Protocol):
+    """A catalog whose SQL is that of a SQLAlchemy dialect other than PostgreSQL's."""
+
+    @property
+    def sql_dialect(self) -> str:
+        """The SQLAlchemy dialect name (``"sqlite"``)."""
+        ...
+
+
+@runtime_checkable
+class SupportsEphemeral(Protocol):
+    """A catalog that can say it forgets everything when the process ends."""
+
+    @property
+    def ephemeral(self) -> bool:
+        """True when nothing it holds outlives the process: there is nothing to recover."""
+        ...
+
+
+@runtime_checkable
+class SupportsFilePath(Protocol):
+    """A catalog kept in one database file."""
+
+    @property
+    def path(self) -> str:
+        """The file's path; ``":memory:"`` for a database held in memory."""
+        ...
+
+
+@runtime_checkable
+class SupportsURL(Protocol):
+    """An adapter built from a URL, which it keeps (a catalog, a blob store)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 @runtime_checkable

@@ -47,3 +47,13 @@ class SupportsFsspecFiles(Protocol):
         """Let SQL read ``<protocol>://...`` paths through ``filesystem``; registering
         a filesystem of the same protocol again replaces the earlier one."""
         ...
+
+
+@runtime_checkable
+class SupportsSharedCatalog(Protocol):
+    """A table store that may live in the catalog's own database."""
+
+    @property
+    def shares_catalog(self) -> bool:
+        """True when it does: SQL over catalog tables and data views then runs on it."""
+        ...

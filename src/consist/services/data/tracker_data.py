@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Run
 from consist.domain.errors import InvalidInput
-from consist.ports import BlobStore, Catalog, SupportsSQL, TableStore
+from consist.ports import (
+    BlobStore,
+    Catalog,
+    SupportsSharedCatalog,
+    SupportsSQL,
+    SupportsSQLDialect,
+    TableStore,
+)
 
 if TYPE_CHECKING:
     from consist.services.data.ingestion import Ingestion
@@ -154,14 +161,17 @@ class DataVirtualization:
     @property
     def sql_dialect(self) -> str:
         """``sqlite`` for SQLite catalogs, ``postgresql`` (DuckDB-compatible) otherwise."""
-        return str(getattr(self.catalog, "sql_dialect", "postgresql"))
+        if isinstance(self.catalog, SupportsSQLDialect):
+            return self.catalog.sql_dialect
+        return "postgresql"
 
     def sql_target(self, sql: str) -> str:
         """``"tables"`` when ``sql`` must run on the table store, ``"catalog"`` otherwise."""
         store = self.tables
         if store is None:
             return "catalog"
-        if getattr(store, "shares_catalog", False) or not isinstance(self.catalog, SupportsSQL):
+        shared = isinstance(store, SupportsSharedCatalog) and store.shares_catalog
+        if shared or not isinstance(self.catalog, SupportsSQL):
             return "tables"
         names = {*self.views.names, *store.tables()}
         words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}

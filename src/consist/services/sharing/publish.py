@@ -38,6 +38,7 @@ from consist.domain.errors import (
     RunNotFound,
     UntrustedSnapshot,
 )
+from consist.ports import SupportsURL
 from consist.ports.blobs import BlobStore, SupportsNamedObjects, SupportsNamedVersions
 from consist.services.sharing.archive import (
     get_tree,
@@ -468,7 +469,7 @@ def _import(tracker: Tracker, record: RunRecord, source: str, version: str | Non
 
 def source_of(store: object) -> str:
     """A store's URL for the record: user information and query string removed."""
-    url = str(getattr(store, "url", None) or type(store).__name__)
+    url = store.url if isinstance(store, SupportsURL) and store.url else type(store).__name__
     return _USERINFO.sub("//", url).partition("?")[0].partition("#")[0]
 
 

@@ -31,8 +31,13 @@ import attrs
 from consist.domain import RunQuery, RunRecord, RunStatus
 from consist.domain.errors import ConsistError
 from consist.files import write_atomically
-from consist.memory import InMemoryCatalog
-from consist.ports import Catalog, SupportsRunExists
+from consist.ports import (
+    Catalog,
+    SupportsEphemeral,
+    SupportsFilePath,
+    SupportsRunExists,
+    SupportsURL,
+)
 from consist.services.store.journal import Leftover, SegmentClaim, read_segment, segments
 from consist.services.store.snapshot_indexing import index_snapshots
 from consist.services.store.snapshots import SNAPSHOT_NAME
@@ -47,14 +52,18 @@ _CHUNK = 256
 
 def is_ephemeral(catalog: Catalog) -> bool:
     """A catalog that forgets everything when the process ends: nothing to recover."""
-    return isinstance(catalog, InMemoryCatalog) or getattr(catalog, "path", None) == ":memory:"
+    if isinstance(catalog, SupportsEphemeral) and catalog.ephemeral:
+        return True
+    return isinstance(catalog, SupportsFilePath) and catalog.path == ":memory:"
 
 
 def catalog_key(catalog: Catalog) -> str:
-    path = getattr(catalog, "path", None)
-    if isinstance(path, str):
-        return os.path.abspath(path)
-    return str(getattr(catalog, "url", None) or type(catalog).__name__)
+    """Names the catalog in the high-water mark file: its file, else its URL, else its type."""
+    if isinstance(catalog, SupportsFilePath):
+        return os.path.abspath(catalog.path)
+    if isinstance(catalog, SupportsURL) and catalog.url:
+        return catalog.url
+    return type(catalog).__name__
 
 
 def recover_on_open(tracker: Tracker) -> list[str]:

@@ -17,7 +17,7 @@ import time
 
 from consist.domain import RunRecord, RunStatus
 from consist.domain.errors import CatalogLocked
-from consist.ports import Catalog
+from consist.ports import Catalog, SupportsBulkRecord
 from consist.services.store.journal import Journal
 from consist.services.store.snapshots import SnapshotStore
 
@@ -184,12 +184,11 @@ class CatalogWriter:
     def _write_span(self, span: list[_Item]) -> bool:
         """One transaction for the span when the catalog can; False if it is locked."""
         latest = {item[2].run.id: item[2] for item in span}
-        bulk = getattr(self._catalog, "record_many", None)
         written = False
-        if bulk is not None and len(latest) > 1:
+        if isinstance(self._catalog, SupportsBulkRecord) and len(latest) > 1:
             try:
                 with self._lock:
-                    bulk(list(latest.values()))
+                    self._catalog.record_many(list(latest.values()))
                 written = True
             except CatalogLocked:
                 return False
