@@ -186,9 +186,40 @@ def test_page_is_self_contained_and_data_cannot_close_its_script(small: InMemory
     payload["details"]["simulate-000-2001"]["config"]["note"] = "</script><script>alert(1)</script>"
     page = render_html(payload)
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=|@import|url\(\s*['\"]?https?:", page)
-    assert page.count("</script>") == 3  # data, dagre, the app
-    data = re.search(r'id="consist-data" type="application/json">(.*?)</script>', page, re.S)
+    assert page.count("</script>") == 4  # data, details, dagre, the app
+    data = re.search(r'id="consist-details" type="application/json">(.*?)</script>', page, re.S)
     assert data is not None
     config = json.loads(data.group(1))["details"]["simulate-000-2001"]["config"]
     assert config["note"].startswith("</script>")
     assert "dagre" in page and "sourceMappingURL" not in page
+
+
+def test_a_run_that_cannot_be_explained_says_so_and_the_rest_are_kept(
+    small: InMemoryCatalog,
+) -> None:
+    """An explain error (a ConsistError) becomes that run's text; the report still builds."""
+
+    def explain(run: Run) -> list[str]:
+        if run.model == "summarize":
+            raise NotFound(f"no inputs of {run.id}")
+        return ["fine"]
+
+    details = gather(small, explain=explain)["details"]
+    texts = {run_id: d["explain"] for run_id, d in details.items() if d["explain"]}
+    assert texts["summarize-000-2002"] == [
+        "could not explain this run: no inputs of summarize-000-2002"
+    ]
+    assert texts["simulate-000-2002"] == ["fine"]
+
+
+def test_every_marker_is_filled_once_and_data_that_looks_like_one_stays_data(
+    small: InMemoryCatalog,
+) -> None:
+    """Template markers in config values are not expanded; none is left in the page."""
+    payload = gather(small, title="<b>study</b>")
+    payload["details"]["simulate-000-2001"]["config"]["note"] = "{{details}} /*{{app}}*/"
+    page = render_html(payload)
+    assert not re.search(r"\{\{\w+\}\}", page.replace("{{details}} /*{{app}}*/", ""))
+    assert "{{details}} /*{{app}}*/" in page
+    assert page.count("3.1.4") >= 2  # the generator meta tag and the footer
+    assert "<title>&lt;b&gt;study&lt;/b&gt;</title>" in page

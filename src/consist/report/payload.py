@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from consist.domain import Direction, Run, RunQuery
-from consist.domain.errors import InvalidInput, NotFound
+from consist.domain.errors import ConsistError, InvalidInput, NotFound
 from consist.domain.redaction import Redactor
 from consist.ports.catalog import Catalog, SupportsSQL
 from consist.report.charts import time_series
@@ -173,7 +173,14 @@ def _explanations(
         firsts.setdefault((run.parent_run_id, run.model), run)
     first_ids = {run.id for run in firsts.values()}
     chosen = list(firsts.values()) + [r for r in newest if r.id not in first_ids]
-    return {run.id: list(explain(run)) for run in chosen[:limit]}
+    return {run.id: _explained(explain, run) for run in chosen[:limit]}
+
+
+def _explained(explain: Explain, run: Run) -> list[str]:
+    try:
+        return list(explain(run))
+    except ConsistError as exc:  # one run the catalog cannot explain does not sink the page
+        return [f"could not explain this run: {exc}"]
 
 
 def _seconds(run: Run) -> float | None:

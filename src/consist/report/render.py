@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Any
 from consist.files import write_atomically
 
 DAGRE_VERSION = "3.1.4"
+# Parsed by the page on the first click, not before the first paint.
+_LAZY = ("details", "links", "artifacts")
+_MARKERS = re.compile(r"/\*\{\{\w+\}\}\*/|\{\{\w+\}\}")
 
 
 def _asset(name: str) -> str:
@@ -51,16 +55,15 @@ def render_html(payload: Mapping[str, Any]) -> str:
         "/*{{css}}*/": _asset("report.css"),
         "/*{{dagre}}*/": _without_source_map(_asset("dagre.min.js")),
         "/*{{app}}*/": _asset("report.js"),
-        "{{data}}": _script_json(payload),
+        "{{data}}": _script_json({k: v for k, v in payload.items() if k not in _LAZY}),
+        "{{details}}": _script_json({k: payload.get(k, {}) for k in _LAZY}),
         "{{dagre_version}}": DAGRE_VERSION,
     }
-    for marker, value in parts.items():
-        head, sep, tail = page.partition(marker)
-        if not sep:
-            raise RuntimeError(f"report template lacks {marker}")
-        # One marker, replaced once: inserted text is never searched again.
-        page = head + value + tail
-    return page
+    missing = [marker for marker in parts if marker not in page]
+    if missing:
+        raise RuntimeError(f"report template lacks {', '.join(missing)}")
+    # One pass: text put in is never searched for markers again.
+    return _MARKERS.sub(lambda found: parts[found.group(0)], page)
 
 
 def write_html(payload: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:

@@ -6,6 +6,12 @@
   var timings = { start: performance.now() };
   var DATA = JSON.parse(document.getElementById("consist-data").textContent);
   timings.parsed = performance.now();
+  // Run details, links and artifacts are only needed once something is clicked.
+  var MORE = null;
+  function more() {
+    if (!MORE) { MORE = JSON.parse(document.getElementById("consist-details").textContent); }
+    return MORE;
+  }
   var PAGE = 100;
   var TITLE = 18;
   var COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d",
@@ -214,7 +220,7 @@
       p.appendChild(el("h4", {}, "artifact ids"));
       var ul = el("ul");
       node.artifacts.slice(0, 50).forEach(function (id) {
-        var a = DATA.artifacts[id] || {};
+        var a = more().artifacts[id] || {};
         var li = el("li", {}, id + (a.hash ? "  #" + a.hash : ""));
         if (a.producer) { li.appendChild(document.createTextNode(" from ")); li.appendChild(runLink(a.producer)); }
         ul.appendChild(li);
@@ -236,7 +242,7 @@
     if (!items.length) { parent.appendChild(el("p", { "class": "note" }, "none")); return; }
     var ul = el("ul");
     items.forEach(function (link) {
-      var a = DATA.artifacts[link[2]] || {};
+      var a = more().artifacts[link[2]] || {};
       var li = el("li", {}, link[1] + ": " + (a.uri || link[2]) + (a.hash ? "  #" + a.hash.slice(0, 10) : ""));
       if (a.producer && title === "inputs") { li.appendChild(document.createTextNode(" from ")); li.appendChild(runLink(a.producer)); }
       ul.appendChild(li);
@@ -246,17 +252,17 @@
 
   function showRun(id) {
     var row = rowsById[id];
-    var d = DATA.details[id];
+    var d = more().details[id];
     var p = panel();
     if (!row || !d) { p.appendChild(el("p", {}, "run " + id + " is not in this report")); return; }
     if (nodeOfRun[id]) { select(nodeOfRun[id]); }
     p.appendChild(el("h3", {}, row.step + " " + (row.year !== null ? row.year : "")));
     dl(p, [["run", row.id], ["status", row.status], ["cache", row.cache + (d.cached_from ? " (reused " + d.cached_from + ")" : "")],
       ["scenario", row.scenario], ["iteration", row.iteration], ["started", d.started], ["ended", d.ended],
-      ["duration", secs(row.seconds)], ["tags", d.tags.join(", ")], ["error", d.error]]);
+      ["duration", secs(row.seconds)], ["tags", (d.tags || []).join(", ")], ["error", d.error]]);
     p.appendChild(el("h4", {}, "signature"));
     dl(p, [["signature", d.signature], ["code", d.code_hash], ["config", d.config_hash], ["inputs", d.input_hash]]);
-    var links = DATA.links[id] || [];
+    var links = more().links[id] || [];
     artifactList(p, "inputs", links.filter(function (l) { return l[0] === "input"; }));
     artifactList(p, "outputs", links.filter(function (l) { return l[0] === "output"; }));
     p.appendChild(el("h4", {}, "config"));
