@@ -49,8 +49,7 @@ def explanation_card(explanation: Explanation) -> Card:
         before, after = explanation.code_change
         changes.append(("code", "-", f"{short_hash(before)} -> {short_hash(after)}"))
     for change in explanation.config_changes:
-        text = str(change).split(": ", 1)[-1]
-        changes.append(("config", change.key, clip(text, 120)))
+        changes.append(("config", change.key, clip(change.before_after, 120)))
     for input_change in explanation.input_changes:
         changes.append(("input", input_change.key, clip(input_change.reason, 120)))
     table = [CardTable("what changed", ("part", "key", "change"), changes)] if changes else []

@@ -27,10 +27,14 @@ class ConfigChange:
     old: Any
     new: Any
 
-    def __str__(self) -> str:
+    @property
+    def before_after(self) -> str:
         old = "(absent)" if self.old is _MISSING else repr(self.old)
         new = "(absent)" if self.new is _MISSING else repr(self.new)
-        return f"config {self.key}: {old} -> {new}"
+        return f"{old} -> {new}"
+
+    def __str__(self) -> str:
+        return f"config {self.key}: {self.before_after}"
 
 
 @attrs.frozen
