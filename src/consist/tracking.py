@@ -18,6 +18,7 @@ from consist.domain.errors import CatalogCorrupt, InvalidURI
 from consist.integrations.containers import run_container_step
 from consist.integrations.openlineage import DEFAULT_NAMESPACE, OpenLineageEmitter, lookup_in
 from consist.ports import SupportsTableStore
+from consist.services.runs.events import EventHooks
 from consist.services.store.catalog_recovery import set_aside
 from consist.services.tracker import Tracker as _TrackerService
 
@@ -117,11 +118,12 @@ class Tracker(_TrackerService):
         openlineage_namespace: str = DEFAULT_NAMESPACE,
         **options: Any,
     ) -> None:
+        events = EventHooks()
         emitter = None
         if openlineage is not None:  # checked before anything is opened
             emitter = OpenLineageEmitter(
                 openlineage, openlineage_namespace, lookup_in(lambda run_id: self.get_run(run_id))
-            )
+            ).attach(events)  # before opening: it hears the runs marked interrupted then
         catalog_url = self._catalog_url(run_dir, db_path, catalog)
         settings = Settings(
             catalog=CatalogSettings(url=catalog_url),
@@ -146,10 +148,11 @@ class Tracker(_TrackerService):
             mounts=mounts,
             schemas=schemas,
             remote_files=container.remote,
+            events=events,
             **options,
         )
         self.step_executors["container"] = run_container_step
-        self.openlineage = emitter.attach(self.events) if emitter is not None else None
+        self.openlineage = emitter
         self.start_view_maintenance()
 
     @staticmethod

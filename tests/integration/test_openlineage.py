@@ -454,3 +454,29 @@ def test_object_store_urls_are_datasets_of_their_bucket(
     assert datasets(wrote, "inputs") == [(f"memory://{bucket}", "zones.csv")]
     assert datasets(wrote, "outputs") == datasets(read, "inputs") == [place]
     assert version_of(wrote, "outputs") == version_of(read, "inputs")
+
+
+def test_a_run_whose_process_died_gets_its_fail_from_the_next_tracker(
+    tmp_path: Path, endpoint: LineageEndpoint
+) -> None:
+    """A process killed mid-run sent START; the next tracker to open marks the run
+    interrupted and sends its FAIL, so the server does not show it running for ever."""
+    script = f"""
+import os, consist
+tracker = consist.Tracker({str(tmp_path / "runs")!r}, db_path={str(tmp_path / "p.duckdb")!r},
+                          openlineage={endpoint.url!r})
+with tracker.start_run("doomed", "simulate"):
+    os._exit(3)
+"""
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert died.returncode == 3, died.stderr
+    assert [e["eventType"] for e in endpoint.received] == ["START"]
+    with consist.Tracker(
+        tmp_path / "runs", db_path=tmp_path / "p.duckdb", openlineage=endpoint.url
+    ) as tracker:
+        assert tracker.get_run("doomed").status is consist.RunStatus.FAILED
+    assert endpoint.rejected == []
+    start, fail = endpoint.received
+    assert fail["eventType"] == "FAIL" and fail["run"]["runId"] == start["run"]["runId"]
+    assert fail["job"]["name"] == "simulate"
+    assert fail["run"]["facets"]["errorMessage"]["message"].startswith("Interrupted: ")

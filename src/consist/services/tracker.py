@@ -124,6 +124,9 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
     remote_files
         Builds the ``RemoteFiles`` adapter that artifacts at URLs (``s3://...``)
         go through, on first use; without it such artifacts raise ``AdapterNotFound``.
+    events
+        Lifecycle hooks to fire, with listeners already attached (so they hear
+        the runs this tracker marks interrupted as it opens); new ones by default.
     secret_keys
         Regular expression searched (case-insensitively) in config, facet and
         meta keys: their values are stored as ``"<redacted>"`` (default:
@@ -148,6 +151,7 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         archive: str | Sequence[str] = "outputs",
         secret_keys: str | re.Pattern[str] | None = None,
         remote_files: Callable[[], RemoteFiles] | None = None,
+        events: EventHooks | None = None,
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +172,7 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         self.remote = RemoteObjects(
             remote_files, self.run_dir / ".consist" / "remote-cache", self.hasher.strategy
         )
-        self.events = EventHooks()
+        self.events = events if events is not None else EventHooks()
         self.sidecars = sidecars
         self.archive = sharing.check_archive(archive)
         self.progress = progress
@@ -607,11 +611,12 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         """
         return sharing.archive_pending(self, run_ids)
 
-    def save_record(self, record: RunRecord) -> None:
+    def save_record(self, record: RunRecord) -> RunRecord:
         """Write a finished run's record (another machine's, or one of ours that changed):
-        its snapshot here first, then the catalog."""
-        self._persist_record(record)
+        its snapshot here first, then the catalog. Returns the record as written."""
+        saved = self._persist_record(record)
         self._signatures.pop(record.run.id, None)
+        return saved
 
     # ------------------------------------------------------------------ persistence
     def _persist(self, active: ActiveRun) -> RunRecord:

@@ -265,8 +265,9 @@ def recover_interrupted_runs(tracker: Tracker) -> None:
                 "Interrupted",
                 f"the process running it (pid {owner}) ended before the run finished",
             )
-            tracker.save_record(attrs.evolve(record, run=failed))
+            saved = tracker.save_record(attrs.evolve(record, run=failed))
             logger.warning("run %r was interrupted; marked failed", run_id)
+            tracker.events.fire_recorded(saved)
         tracker.snapshots.clear_active(run_id)
 
 
