@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,8 @@ def _devtools_url(proc: subprocess.Popen[str], timeout: float) -> str:
         seen.append(line.rstrip())
         match = _LISTENING.search(line)
         if match:
+            # Keep reading what chromium logs, or a full pipe would stall it.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             return match.group(1)
     raise ChromiumDidNotStart("chromium did not start:\n" + "\n".join(seen[-20:]))
 
