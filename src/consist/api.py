@@ -15,6 +15,7 @@ from typing import Any
 
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import AmbiguousMatch, InvalidInput, NoActiveTracker, NotFound
+from consist.domain.remote import check_remote_url, is_remote, object_name
 from consist.services.runs import context, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.context import current_tracker, use_tracker
@@ -221,6 +222,9 @@ def load(
     """Read an artifact by its driver: Parquet/CSV/JSON/Feather to a DataFrame,
     Zarr/NetCDF to an xarray Dataset.
 
+    ``artifact`` may also be a path, or an object-store URL (``s3://bucket/x.parquet``)
+    read with the tracker's storage options through its local cache.
+
     A table comes back as the kind it was written from (a pandas frame with its
     index, a polars frame, an Arrow table), or as ``as_``: ``"pandas"``,
     ``"polars"``, ``"arrow"`` or one of their classes. Files Consist did not
@@ -233,6 +237,11 @@ def load(
     InvalidInput
         For an unknown ``as_``, or ``as_`` on a file that is not a table.
     """
+    if is_remote(artifact):
+        url = str(artifact)  # read through the tracker's storage options and local cache
+        owner = current_tracker(tracker, "consist.load")
+        path = owner.remote.local_copy(check_remote_url(url))
+        return loaders.read(path, loaders.infer_driver(Path(object_name(url))), as_=as_, **options)
     if not isinstance(artifact, Artifact):
         path = Path(artifact)
         return loaders.read(path, loaders.infer_driver(path), as_=as_, **options)

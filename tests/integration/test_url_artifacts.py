@@ -304,15 +304,23 @@ def test_a_view_reads_parquet_outputs_on_s3_in_place(
                 runtime_kwargs={"year": year},
                 outputs={"trips": f"s3://{s3_prefix}/{year}/trips.parquet"},
             )
-        shutil_cache = tmp_path / "runs" / ".consist" / "remote-cache"
-        for path in sorted(shutil_cache.rglob("*"), reverse=True):  # no local copy at all
+        cache = tmp_path / "runs" / ".consist" / "remote-cache"
+        for path in sorted(cache.rglob("*"), reverse=True):  # no local copy at all
             path.unlink() if path.is_file() else path.rmdir()
         tracker.create_view("v_trips", "trips")
         rows = consist.run_query(
             "SELECT consist_year, sum(km) AS km FROM v_trips GROUP BY 1 ORDER BY 1",
             tracker=tracker,
         )
-    assert [tuple(r) for r in rows.itertuples(index=False)] == [(2030, 2031.0), (2040, 2041.0)]
+        assert [tuple(r) for r in rows.itertuples(index=False)] == [
+            (2030, 2031.0),
+            (2040, 2041.0),
+        ]
+        bucket, prefix = s3_prefix.split("/", 1)
+        s3_client.delete_object(Bucket=bucket, Key=f"{prefix}/2040/trips.parquet")
+        tracker.create_view("v_trips_left", "trips")  # the gone object is left out
+        left = consist.run_query("SELECT DISTINCT consist_year FROM v_trips_left", tracker=tracker)
+    assert list(left["consist_year"]) == [2030]
     assert _cached_files(tmp_path) == []
 
 
@@ -401,3 +409,34 @@ def test_refused_credentials_are_our_error_and_not_quoted(
     assert isinstance(caught.value, (ConsistError, OSError))
     assert f"s3://{s3_prefix}/zones.csv" in str(caught.value)
     assert SECRET not in str(caught.value) and ACCESS_KEY not in str(caught.value)
+
+
+def test_strict_validation_and_hydration_follow_the_object_at_the_url(tmp_path: Path) -> None:
+    """A hit whose URL output is gone re-runs under validate_cached_outputs='strict';
+    outputs-requested hydration copies a URL output to a local path."""
+    fs = fsspec.filesystem("memory")
+    base = f"memory://consist-{uuid.uuid4().hex}"
+    calls: list[int] = []
+
+    def make(output_paths: dict[str, Path]) -> None:
+        calls.append(1)
+        pd.DataFrame({"v": [len(calls)]}).to_parquet(output_paths["table"])
+
+    def run(tracker: Any, **options: Any) -> Any:
+        return tracker.run(make, outputs={"table": f"{base}/t.parquet"}, **options)
+
+    with consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker:
+        run(tracker)
+        copy = tmp_path / "here" / "t.parquet"
+        hit = run(
+            tracker,
+            validate_cached_outputs="strict",
+            cache_hydration="outputs-requested",
+            hydration_paths={"table": copy},
+        )
+        assert hit.cache_hit and list(pd.read_parquet(copy)["v"]) == [1]
+        fs.rm(f"{base}/t.parquet")
+        assert run(tracker).cache_hit  # lazy: the record is trusted
+        again = run(tracker, validate_cached_outputs="strict")
+        assert not again.cache_hit and len(calls) == 2
+        assert list(consist.load(f"{base}/t.parquet", tracker=tracker)["v"]) == [2]

@@ -381,6 +381,7 @@ class ViewFactory:
             )
             return None
         try:
+            self._dv.remote.stat(artifact.uri)  # a missing object would fail every query
             filesystem, url = self._dv.remote.filesystem(artifact.uri)
             self._register(store, filesystem, url)
         except ConsistError as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from consist.domain import Artifact
 from consist.domain.errors import ConsistError, InvalidInput, MissingFile
+from consist.domain.remote import OBJECT_IDENTITY_PREFIX, is_remote, object_name
 from consist.services.store.restore_targets import check_restore_target
 
 if TYPE_CHECKING:
@@ -31,7 +32,10 @@ def check_hydration(mode: str | None) -> str | None:
 
 
 def existing_copy(tracker: Tracker, artifact: Artifact) -> Path | None:
-    """A file on this machine holding the artifact's bytes, if there is one."""
+    """A file on this machine holding the artifact's bytes, if there is one (for an
+    artifact at a URL: the local copy of its object, fetched if need be)."""
+    if is_remote(artifact.uri, tracker.mounts):
+        return tracker.artifact_path(artifact)
     candidates: list[Path] = []
     with contextlib.suppress(ConsistError):
         candidates.append(tracker.resolve_path(artifact))
@@ -86,6 +90,10 @@ def missing_outputs(tracker: Tracker, outputs: Mapping[str, Artifact]) -> list[s
     """Keys of outputs whose file is not where the catalog says it is."""
     missing = []
     for key, artifact in outputs.items():
+        if is_remote(artifact.uri, tracker.mounts):
+            if not _object_unchanged(tracker, artifact):
+                missing.append(key)
+            continue
         try:
             path = tracker.resolve_path(artifact)
         except ConsistError:
@@ -94,6 +102,18 @@ def missing_outputs(tracker: Tracker, outputs: Mapping[str, Artifact]) -> list[s
         if not path.exists():
             missing.append(key)
     return missing
+
+
+def _object_unchanged(tracker: Tracker, artifact: Artifact) -> bool:
+    """The object is still at its URL and, when its identity came from the store's
+    version, still that version (a SHA-256 identity is not re-checked: that would
+    download it)."""
+    try:
+        stat = tracker.remote.stat(artifact.uri)
+    except MissingFile:
+        return False
+    recorded = artifact.content_hash or ""
+    return not recorded.startswith(OBJECT_IDENTITY_PREFIX) or stat.identity == recorded
 
 
 def hydrate_outputs(
@@ -119,7 +139,11 @@ def hydrate_outputs(
         if directory is None:
             raise InvalidInput("cache_hydration='outputs-all' needs hydration_dir=...")
         for key, artifact in outputs.items():
-            name = Path(tracker.resolve_path(artifact)).name
+            name = (
+                object_name(artifact.uri)
+                if is_remote(artifact.uri, tracker.mounts)
+                else Path(tracker.resolve_path(artifact)).name
+            )
             if name in ("", ".", ".."):  # a record's name must not climb out of the folder
                 raise InvalidInput(f"output {key!r} ({artifact.uri}) has no usable file name")
             written[key] = restore(tracker, artifact, Path(directory) / name)
