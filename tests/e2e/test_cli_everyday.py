@@ -120,7 +120,7 @@ def test_an_ambiguous_prefix_lists_the_candidates(study: dict[str, Any], command
     assert "Traceback" not in result.output
 
 
-def test_preview_push_and_scenario_filter_take_prefixes(study: dict[str, Any]) -> None:
+def test_preview_and_scenario_filter_take_prefixes(study: dict[str, Any]) -> None:
     """RUN:KEY in preview, and --scenario, resolve a unique prefix too."""
     children = cli(study["root"], "runs", "--scenario", "fuel-price", "--json")
     assert children.exit_code == 0, children.output
