@@ -105,6 +105,7 @@ NODES_PROBE = """(() => ({
   count: document.getElementById('table-count').textContent,
   runtimeLines: document.querySelectorAll('#chart-runtime path[data-series]').length,
   hitLines: document.querySelectorAll('#chart-hits path[data-series]').length,
+  panel: document.getElementById('panel').innerText,
 }))()"""
 
 
@@ -187,7 +188,8 @@ def test_ten_thousand_runs_render_collapsed_in_under_two_seconds(
 ) -> None:
     path, summary, steps = big_page
     assert steps >= 10_000
-    page = visit(file_url(path), probe=NODES_PROBE)
+    click = "document.querySelector('g.node.group').dispatchEvent(new MouseEvent('click'))"
+    page = visit(file_url(path), probe=NODES_PROBE, clicks=(click,))
     check_clean(page, path)
     print(
         f"10k report: {summary['runs']} runs, rendered at {page.rendered_ms:.0f} ms", page.timings
@@ -205,6 +207,8 @@ def test_ten_thousand_runs_render_collapsed_in_under_two_seconds(
     assert len(found["clusters"]) == 20
     assert found["rows"] == 100 and "page 1 of" in found["pager"]
     assert f"of {summary['runs']} runs" in found["count"]
+    # A collapsed box lists its runs in the panel (the first 200), each a link to its details.
+    assert "prepare-000-2000" in found["panel"] and "168 completed" in found["panel"]
 
 
 def test_lineage_html_draws_the_walk_with_the_report_engine(
