@@ -42,6 +42,8 @@ class InMemoryCatalog:
         self._runs: dict[str, Run] = {}
         self._artifacts: dict[str, Artifact] = {}
         self._links_by_run: dict[str, tuple[RunArtifactLink, ...]] = {}
+        # Completed runs by signature digest: a sweep's cache checks stay O(1) per item.
+        self._completed_by_signature: dict[str, set[str]] = {}
         self._writes = 0
 
     @property
@@ -51,6 +53,14 @@ class InMemoryCatalog:
 
     def record(self, record: RunRecord) -> None:
         with self._lock:
+            earlier = self._runs.get(record.run.id)
+            if earlier is not None and earlier.signature_digest is not None:
+                self._completed_by_signature.get(earlier.signature_digest, set()).discard(
+                    earlier.id
+                )
+            run = record.run
+            if run.status is RunStatus.COMPLETED and run.signature_digest is not None:
+                self._completed_by_signature.setdefault(run.signature_digest, set()).add(run.id)
             self._runs[record.run.id] = record.run
             for artifact in record.artifacts:
                 self._artifacts[artifact.id] = artifact
@@ -85,7 +95,9 @@ class InMemoryCatalog:
         return found[: query.limit] if query.limit is not None else found
 
     def find_by_signature(self, signature: str) -> Run | None:
-        found = self.find_runs(RunQuery(signature=signature, status=RunStatus.COMPLETED, limit=1))
+        with self._lock:
+            ids = self._completed_by_signature.get(signature, ())
+            found = newest_first([self._runs[run_id] for run_id in ids])
         return found[0] if found else None
 
     def get_artifact(self, artifact_id: str) -> Artifact:
