@@ -63,8 +63,7 @@ def per_item_overhead(root: Path, client: Any, items: int, rounds: int) -> None:
         client.gather(client.map(tiny, configs, pure=False))
         bare.append((time.perf_counter() - started) / items)
         started = time.perf_counter()
-        results = tracker.map(tiny, range(items), config=lambda i: {"i": i, "salt": salt},
-                              executor=client)  # fmt: skip
+        results = tracker.map(tiny, [{"config": c} for c in configs], executor=client)
         ours.append((time.perf_counter() - started) / items)
         assert results.submitted == items and not results.failed
     tracker.close()
@@ -86,10 +85,9 @@ def scaling(root: Path, items: int, n: int) -> None:
         cluster, client = _cluster(workers)
         tracker = _tracker(root / f"w{workers}")
         client.gather(client.map(burn, [{"n": 1000}] * workers, pure=False))  # warm workers
-        salt = uuid.uuid4().hex
+        configs = [{"config": {"n": n, "i": i, "s": uuid.uuid4().hex}} for i in range(items)]
         started = time.perf_counter()
-        results = tracker.map(burn, range(items), config=lambda i: {"n": n, "i": i, "s": salt},
-                              executor=client)  # fmt: skip
+        results = tracker.map(burn, configs, executor=client)
         walls[workers] = time.perf_counter() - started
         assert not results.failed
         tracker.close()

@@ -5,3 +5,6 @@ pytest_plugins = ["tests.support.s3"]
 
 # -- Docker (a private dockerd, or $CONSIST_TEST_DOCKER_HOST): docker_engine
 pytest_plugins += ["tests.support.docker_engine"]
+
+# -- Dask (a LocalCluster of 2 worker processes, one per test module): dask_client
+pytest_plugins += ["tests.support.dask_cluster"]

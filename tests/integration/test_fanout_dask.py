@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.dask_cluster import task_counts
+from tests.support.fanout_steps import dies_once, fails_on, grow, square
 
 import consist
-from tests.support.dask_cluster import dask_client, task_counts  # noqa: F401 (fixture)
-from tests.support.fanout_steps import dies_once, fails_on, grow, square
 
 OUT = {"outputs": ["out"], "output_paths": {"out": "out.txt"}}
 

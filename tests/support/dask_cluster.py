@@ -1,5 +1,9 @@
 """A real Dask cluster for the fan-out tests: a LocalCluster of two worker processes,
-and a scheduler plugin that counts the tasks the scheduler was given."""
+and a scheduler plugin that counts the tasks the scheduler was given.
+
+Loaded for every suite by tests/conftest.py; ``distributed`` is imported only when a
+test asks for ``dask_client``.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distributed.diagnostics.plugin import SchedulerPlugin
 
 PLUGIN = "consist-task-counter"
 
 
-class TaskCounter(SchedulerPlugin):  # type: ignore[misc]
-    """Scheduler plugin: how often each ``consist-map-*`` task started processing."""
-
-    name = PLUGIN
-
-    def __init__(self) -> None:
-        self.processing: Counter[str] = Counter()
-
-    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
-        if finish == "processing" and str(key).startswith("consist-map-"):
-            self.processing[str(key)] += 1
-
-
 def _install(dask_scheduler: Any) -> None:
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class TaskCounter(SchedulerPlugin):  # type: ignore[misc]
+        """How often each ``consist-map-*`` task started processing."""
+
+        name = PLUGIN
+
+        def __init__(self) -> None:
+            self.processing: Counter[str] = Counter()
+
+        def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
+            if finish == "processing" and str(key).startswith("consist-map-"):
+                self.processing[str(key)] += 1
+
     dask_scheduler.add_plugin(TaskCounter(), name=PLUGIN)
 
 

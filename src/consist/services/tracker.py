@@ -74,6 +74,7 @@ from consist.services.store.catalog_writer import CatalogWriter
 from consist.services.store.journal import Journal
 from consist.services.store.snapshot_indexing import index_snapshots
 from consist.services.store.snapshots import SnapshotStore, check_run_arguments, check_run_id
+from consist.services.store.sync_batch import SyncBatch
 
 if TYPE_CHECKING:
     from consist.services.steps.fanout import MapResults
@@ -180,6 +181,7 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         # Records reach the catalog through a durable journal (docs/design/durability.md).
         ephemeral = catalog_recovery.is_ephemeral(catalog)
         self.journal = None if ephemeral else Journal(self.run_dir / ".consist" / "journal")
+        self.sync_batch: SyncBatch | None = None
         self._writer = CatalogWriter(
             catalog, self.snapshots, self._catalog_lock, background_writes, self.journal
         )
@@ -629,8 +631,12 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         so once acknowledged it reaches the catalog whatever happens to this process.
         """
         record = self.redactor.record(record)
-        self.snapshots.write(record)
-        self.resubmit(record, durable=record.run.status is not RunStatus.RUNNING)
+        finished = record.run.status is not RunStatus.RUNNING
+        batch = self.sync_batch  # open while a sweep serves its hits: one fsync pass for all
+        path = self.snapshots.write(record, durable=finished and batch is None)
+        if finished and batch is not None:
+            batch.add(path)
+        self.resubmit(record, durable=finished and batch is None)
         return record
 
     def resubmit(self, record: RunRecord, durable: bool = False) -> None:

@@ -8,6 +8,7 @@ A chain (``chain="key"``) feeds item N's output into item N+1 and runs in order.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from consist.services.steps.map_executors import (
     WorkReport,
     runner_for,
 )
+from consist.services.store.sync_batch import SyncBatch
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
@@ -190,6 +192,20 @@ def run_map(
     return results
 
 
+@contextlib.contextmanager
+def _one_sync(tracker: Tracker) -> Iterator[None]:
+    """Hits recorded inside are made durable together, in one fsync pass, on exit."""
+    if tracker.sync_batch is not None:
+        yield
+        return
+    batch = tracker.sync_batch = SyncBatch()
+    try:
+        yield
+    finally:
+        tracker.sync_batch = None
+        batch.commit(tracker.journal)
+
+
 def _chain_links(chain: str | Mapping[str, str] | None) -> dict[str, str]:
     if chain is None:
         return {}
@@ -231,13 +247,16 @@ class _FanOut:
     def run_independent(self, per_item: list[dict[str, Any]]) -> None:
         requests = [self._request(options) for options in per_item]
         signed = [sign_step(self.tracker, request) for request in requests]
-        misses = []
-        for index, (request, step) in enumerate(zip(requests, signed, strict=True)):
-            hit = serve_cached(self.tracker, request, step)
-            if hit is None:
-                misses.append(index)
-            else:
-                self._done(MapResult(index, self.items[index], "cached", hit))
+        misses, hits = [], []
+        with _one_sync(self.tracker):
+            for index, (request, step) in enumerate(zip(requests, signed, strict=True)):
+                hit = serve_cached(self.tracker, request, step)
+                if hit is None:
+                    misses.append(index)
+                else:
+                    hits.append(MapResult(index, self.items[index], "cached", hit))
+        for result in hits:  # acknowledged once the batch is durable
+            self._done(result)
         window = 1 if not self.runner.remote else len(misses) or 1
         for index in misses:
             if self.stopped:

@@ -91,6 +91,12 @@ class Journal:
                 _datasync(fd)
             return self._seq
 
+    def sync(self) -> None:
+        """Make every record appended so far durable (one fdatasync)."""
+        with self._lock:
+            if self._fd is not None:
+                _datasync(self._fd)
+
     def applied(self, seq: int, run_id: str) -> None:
         """Everything up to ``seq`` is in the catalog (or parked in the outbox)."""
         with self._lock:

@@ -90,14 +90,16 @@ class SnapshotStore:
     def exists(self, run_id: str) -> bool:
         return self.path_of(run_id).is_file()
 
-    def write(self, record: RunRecord) -> Path:
-        """Write the snapshot atomically; fsynced once the run has ended.
+    def write(self, record: RunRecord, durable: bool | None = None) -> Path:
+        """Write the snapshot atomically; fsynced once the run has ended (unless
+        ``durable=False``: a ``SyncBatch`` fsyncs it later).
 
         A running run's snapshot is rewritten at its end, so only that one
         needs to survive a power cut.
         """
         text = json.dumps(snapshot_document(record), indent=2, sort_keys=False, default=str)
-        durable = record.run.status is not RunStatus.RUNNING
+        if durable is None:
+            durable = record.run.status is not RunStatus.RUNNING
         return write_atomically(self.path_of(record.run.id), iter([text.encode()]), durable)
 
     def read(self, run_id: str) -> RunRecord:
