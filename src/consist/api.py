@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import AmbiguousMatch, InvalidInput, NoActiveTracker, NotFound
 from consist.domain.remote import check_remote_url, is_remote, object_name
@@ -118,6 +120,8 @@ def find_runs(
     returns a DataFrame of the runs and their facets (see ``Tracker.find_runs``).
     """
     chosen = current_tracker(tracker, "consist.find_runs")
+    if index_by is not None and index_by not in attrs.fields_dict(Run):
+        raise InvalidInput(f"index_by={index_by!r} is not a field of Run")
     query = _query(parent_id, model, year, iteration, status, tags, limit)
     if as_ != "list":
         if index_by is not None:
@@ -128,8 +132,6 @@ def find_runs(
         return found
     indexed: dict[Any, Run] = {}
     for run in found:
-        if not hasattr(run, index_by):
-            raise AttributeError(f"index_by={index_by!r} is not a field of Run")
         indexed.setdefault(getattr(run, index_by), run)
     return indexed
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import consist
-from consist.domain.errors import AmbiguousMatch, NoActiveTracker, NotFound
+from consist.domain.errors import AmbiguousMatch, InvalidInput, NoActiveTracker, NotFound
 
 
 def test_module_functions_need_an_active_tracker() -> None:
@@ -90,6 +90,9 @@ def test_find_run_and_find_runs(tracker: Any) -> None:
             consist.find_run(year=1999)
         with pytest.raises(AmbiguousMatch, match="3 runs"):
             consist.find_run(model="simulate")
+        for missing_runs in ({"model": "simulate"}, {"model": "no such step"}):
+            with pytest.raises(InvalidInput, match="'yaer' is not a field of Run"):
+                consist.find_runs(**missing_runs, index_by="yaer")
 
 
 def test_artifacts_for_run_and_load(tracker: Any) -> None:
