@@ -440,3 +440,19 @@ def test_strict_validation_and_hydration_follow_the_object_at_the_url(tmp_path: 
         again = run(tracker, validate_cached_outputs="strict")
         assert not again.cache_hit and len(calls) == 2
         assert list(consist.load(f"{base}/t.parquet", tracker=tracker)["v"]) == [2]
+
+
+def test_a_returned_table_for_a_url_output_is_uploaded_there(tmp_path: Path) -> None:
+    """A step may return the table instead of writing output_paths[key]: it still goes
+    to the URL, never only to the run folder."""
+    fs = fsspec.filesystem("memory")
+    url = f"memory://consist-{uuid.uuid4().hex}/returned.parquet"
+
+    def make() -> pd.DataFrame:
+        return pd.DataFrame({"v": [7, 8]})
+
+    with consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker:
+        result = tracker.run(make, outputs={"table": url})
+        assert result.outputs["table"].uri == url and fs.exists(url)
+        assert list(consist.load(result.outputs["table"], tracker=tracker)["v"]) == [7, 8]
+        assert tracker.run(make, outputs={"table": url}).cache_hit

@@ -9,6 +9,7 @@ step returns.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,12 @@ def upload_output(
         producer_run_id=active.id,
     )
     active.link(artifact, Direction.OUTPUT, key)
-    staged.unlink()  # the bytes now live at the URL, and in the local cache of it
+    staging = active.workspace / STAGING_DIR
+    if staged.is_relative_to(staging):  # the bytes now live at the URL and in the cache
+        staged.unlink()
+        with contextlib.suppress(OSError):  # tidy the staging folders once empty
+            for folder in (staged.parent, staging):
+                folder.rmdir()
     return artifact
 
 

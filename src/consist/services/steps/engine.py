@@ -503,8 +503,12 @@ def record_call(
     record_return_value(tracker, active, value, list(request.outputs), request.name)
     urls = url_outputs(request, active)
     for key, path in call.output_paths.items():
-        if key in urls and key not in active.outputs:
-            upload_output(tracker, active, key, path, urls[key])
+        if key in urls:
+            returned = active.outputs.get(key)
+            if returned is None:
+                upload_output(tracker, active, key, path, urls[key])
+            elif returned.abs_path is not None:  # returned, not written: that file goes
+                upload_output(tracker, active, key, Path(returned.abs_path), urls[key])
         elif key not in active.outputs:
             if not path.exists():
                 raise MissingOutputFile(f"output {key!r} was not written to {path}")
