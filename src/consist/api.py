@@ -18,9 +18,9 @@ import attrs
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import AmbiguousMatch, InvalidInput, NoActiveTracker, NotFound
 from consist.domain.remote import check_remote_url, is_remote, object_name
-from consist.services.runs import context, owners
+from consist.services.current import current_tracker, tracker_for, use_tracker
+from consist.services.runs import context
 from consist.services.runs.active_run import ActiveRun
-from consist.services.runs.context import current_tracker, use_tracker
 from consist.services.steps import loaders
 from consist.services.steps.engine import RunResult
 from consist.services.tracker import Tracker
@@ -56,7 +56,7 @@ def log_artifact(
 ) -> Artifact:
     """Log a file to the active run (see ``Tracker.log_artifact``)."""
     run = context.current_run("consist.log_artifact")
-    return run.tracker.log_artifact(path, key, direction, run=run, **options)
+    return run.tracker.artifacts.log_artifact(path, key, direction, run=run, **options)
 
 
 def log_input(
@@ -71,13 +71,13 @@ def log_output(path: str | os.PathLike[str], key: str | None = None, **options: 
 
 def log_artifacts(paths: Mapping[str, Any], **options: Any) -> dict[str, Artifact]:
     run = context.current_run("consist.log_artifacts")
-    return run.tracker.log_artifacts(paths, run=run, **options)
+    return run.tracker.artifacts.log_artifacts(paths, run=run, **options)
 
 
 def log_dataframe(df: Any, key: str, **options: Any) -> Artifact:
     """Write a DataFrame as Parquet in the active run's directory and log it."""
     run = context.current_run("consist.log_dataframe")
-    return run.tracker.log_dataframe(df, key, run=run, **options)
+    return run.tracker.artifacts.log_dataframe(df, key, run=run, **options)
 
 
 def _query(
@@ -248,7 +248,7 @@ def load(
         path = Path(artifact)
         return loaders.read(path, loaders.infer_driver(path), as_=as_, **options)
     try:
-        owner = owners.tracker_for(artifact, tracker, "consist.load")
+        owner = tracker_for(artifact, tracker, "consist.load")
     except NoActiveTracker:
         # Without a tracker only the path recorded on this machine can be tried.
         if artifact.abs_path is None or not Path(artifact.abs_path).exists():

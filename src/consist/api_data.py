@@ -12,9 +12,8 @@ from typing import Any
 
 from consist.domain import Artifact
 from consist.domain.errors import InvalidInput, MissingFile
+from consist.services.current import current_tracker, tracker_for
 from consist.services.data.frames import requested_kind
-from consist.services.runs import owners
-from consist.services.runs.context import current_tracker
 from consist.services.steps import loaders
 from consist.services.tracker import Tracker
 
@@ -33,7 +32,7 @@ def ingest(
     tracker: Tracker | None = None,
 ) -> Any:
     """Ingest an artifact's rows into the tracker's table store (see ``Tracker.ingest``)."""
-    return owners.tracker_for(artifact, tracker, "consist.ingest").ingest(artifact, data, schema)
+    return tracker_for(artifact, tracker, "consist.ingest").ingest(artifact, data, schema)
 
 
 def load_df(
@@ -74,7 +73,7 @@ def load_df(
     if db_fallback not in DB_FALLBACK:
         raise InvalidInput(f"db_fallback must be one of {DB_FALLBACK}, not {db_fallback!r}")
     kind = requested_kind(as_)
-    owner = owners.tracker_for(artifact, tracker, "consist.load_df")
+    owner = tracker_for(artifact, tracker, "consist.load_df")
     found = owner.resolve_artifact(artifact)
     if found.driver not in _TABULAR:
         raise InvalidInput(

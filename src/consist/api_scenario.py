@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consist.domain.errors import NoActiveTracker
-from consist.services.runs.context import current_tracker
+from consist.services.current import current_tracker
 from consist.services.scenarios.coupler import Coupler, coupler_schema
 from consist.services.scenarios.facets_query import pivot_facets as _pivot_facets
 from consist.services.scenarios.scenario import Scenario

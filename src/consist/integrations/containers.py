@@ -27,7 +27,7 @@ from consist.domain.errors import (
     MissingOutputFile,
 )
 from consist.ports.execute import ContainerTask, Executor
-from consist.services.runs.context import current_tracker
+from consist.services.current import current_tracker
 from consist.services.steps.engine import RunResult
 
 if TYPE_CHECKING:

@@ -97,7 +97,7 @@ def _close_open_trackers() -> None:
             logger.warning("closing a tracker at exit failed", exc_info=True)
 
 
-class Tracker(ArtifactLogging, DataVirtualization, Displayable):
+class Tracker(DataVirtualization, Displayable):
     """Records runs and their artifacts, decides cache hits, answers queries.
 
     Parameters
@@ -187,8 +187,16 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         )
         self._reader = LayeredCatalog(catalog)
         self.queries = RunQueries(self._reader, functools.partial(owners.remember, self))
+        self.artifacts = ArtifactLogging(
+            mounts=self.mounts,
+            snapshots=self.snapshots,
+            hasher=self.hasher,
+            remote=self.remote,
+            reader=self._reader,
+            find_artifacts=self.queries.find_artifacts,
+            restore=self.restore_from_blobs if blobs is not None else None,
+        )
         self._signatures: dict[str, str | None] = {}
-        self._raw_hashes: dict[str, float] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
@@ -226,6 +234,16 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
     lineage = forward("queries", RunQueries.lineage)
     links_of_artifact = forward("queries", RunQueries.links_of_artifact)
     resolve_artifact = forward("queries", RunQueries.resolve_artifact)
+
+    # ------------------------------------------------------------------ artifacts
+    log_artifact = forward("artifacts", ArtifactLogging.log_artifact)
+    log_input = forward("artifacts", ArtifactLogging.log_input)
+    log_output = forward("artifacts", ArtifactLogging.log_output)
+    log_artifacts = forward("artifacts", ArtifactLogging.log_artifacts)
+    log_dataframe = forward("artifacts", ArtifactLogging.log_dataframe)
+    find_produced_artifact = forward("artifacts", ArtifactLogging.find_produced_artifact)
+    resolve_path = forward("artifacts", ArtifactLogging.resolve_path)
+    artifact_path = forward("artifacts", ArtifactLogging.artifact_path)
 
     # ------------------------------------------------------------------ lifecycle
     @contextlib.contextmanager
@@ -354,7 +372,7 @@ class Tracker(ArtifactLogging, DataVirtualization, Displayable):
         unsettled = None
         if error is None and active.deferred_outputs:
             try:
-                deferred_outputs.settle(self, active)
+                deferred_outputs.settle(self.hasher, self, active)
             except ConsistError as exc:
                 error = unsettled = exc
         try:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.domain.errors import InvalidInput
-from consist.services.runs.context import use_tracker
+from consist.services.current import use_tracker
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker

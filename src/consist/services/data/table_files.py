@@ -34,7 +34,7 @@ def write_table(df: Any, path: Path, driver: str) -> None:
     In CSV, named pandas index levels (a groupby key) become leading columns;
     an unnamed index (row positions) is left out.
     """
-    from consist.services.runs.artifacts import write_parquet
+    from consist.services.data.frames import write_parquet
 
     if driver == "parquet":
         write_parquet(df, path)

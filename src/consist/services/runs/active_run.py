@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from consist.domain import (
     Artifact,
@@ -20,7 +20,14 @@ from consist.domain.redaction import Redactor
 from consist.services.runs import owners
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.runs.artifacts import ArtifactLogging
+
+
+class RunOwner(Protocol):
+    """What a run needs of the tracker it belongs to: somewhere to log its artifacts."""
+
+    @property
+    def artifacts(self) -> ArtifactLogging: ...
 
 
 class ActiveRun:
@@ -34,7 +41,7 @@ class ActiveRun:
         The run's own directory (``workspace://`` in URIs).
     """
 
-    def __init__(self, tracker: Tracker, run: Run, workspace: Path, mounts: MountTable) -> None:
+    def __init__(self, tracker: RunOwner, run: Run, workspace: Path, mounts: MountTable) -> None:
         self.tracker = tracker
         self.run = run
         self.workspace = workspace
@@ -109,16 +116,16 @@ class ActiveRun:
 
     # Convenience: the same calls as the tracker's, bound to this run.
     def log_artifact(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.tracker.log_artifact(path, key=key, run=self, **options)
+        return self.tracker.artifacts.log_artifact(path, key=key, run=self, **options)
 
     def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.tracker.log_artifact(path, key=key, direction="input", run=self, **options)
+        return self.log_artifact(path, key, direction="input", **options)
 
     def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
-        return self.tracker.log_artifact(path, key=key, direction="output", run=self, **options)
+        return self.log_artifact(path, key, direction="output", **options)
 
     def log_dataframe(self, df: Any, key: str, **options: Any) -> Artifact:
-        return self.tracker.log_dataframe(df, key=key, run=self, **options)
+        return self.tracker.artifacts.log_dataframe(df, key=key, run=self, **options)
 
     def set_meta(self, **meta: Any) -> None:
         import attrs

@@ -17,12 +17,12 @@ from consist.domain.errors import (
 )
 from consist.domain.mount import URI_PATTERN
 from consist.domain.remote import is_remote
+from consist.services.data.drivers import infer_driver
 from consist.services.runs.remote_artifacts import log_remote
-from consist.services.steps.loaders import infer_driver
 
 if TYPE_CHECKING:
     from consist.services.runs.active_run import ActiveRun
-    from consist.services.tracker import Tracker
+    from consist.services.runs.artifact_index import ArtifactIndex
 
 
 def direction_of(value: str | Direction) -> Direction:
@@ -33,7 +33,7 @@ def direction_of(value: str | Direction) -> Direction:
 
 
 def log_path(
-    tracker: Tracker,
+    index: ArtifactIndex,
     active: ActiveRun,
     path: str | os.PathLike[str] | Artifact,
     *,
@@ -51,7 +51,7 @@ def log_path(
     """Log ``path`` as an input or output of ``active`` and return its Artifact."""
     if isinstance(path, Artifact):
         return _log_existing(
-            tracker,
+            index,
             active,
             path,
             key,
@@ -68,7 +68,7 @@ def log_path(
         if profile_file_schema:
             raise InvalidInput(f"profile_file_schema reads local files only, not {path}")
         return log_remote(
-            tracker,
+            index,
             active,
             str(path),
             key=key,
@@ -83,16 +83,16 @@ def log_path(
     key = key or _default_key(target)
     if not _exists(target):
         if direction is Direction.INPUT:
-            return _log_known_input(tracker, active, target, key)
+            return _log_known_input(index, active, target, key)
         if profile_file_schema:
             raise MissingOutputFile(f"cannot profile output {key!r}: {target} does not exist")
         return _log_deferred_output(active, target, key, driver, meta, content_hash, facet)
     digest = _content_identity(
-        tracker, target, content_hash, force_hash_override, validate_content_hash
+        index, target, content_hash, force_hash_override, validate_content_hash
     )
     uri = active.mounts.to_uri(target)
     if direction is Direction.INPUT:
-        produced = tracker.find_produced_artifact(digest, target)
+        produced = index.find_produced_artifact(digest, target)
         if produced is not None:
             active.link(produced, direction, key)
             return produced
@@ -116,14 +116,14 @@ def log_path(
     return artifact
 
 
-def _log_known_input(tracker: Tracker, active: ActiveRun, target: Path, key: str) -> Artifact:
+def _log_known_input(index: ArtifactIndex, active: ActiveRun, target: Path, key: str) -> Artifact:
     """Ghost Mode: an input whose file is gone but whose URI the catalog knows, with a hash.
 
     The known artifact is linked (an output of an earlier run when there is one), so
     lineage, the Merkle signature and ``load_df(..., db_fallback="always")`` still work.
     """
     uri = active.mounts.to_uri(target)
-    known = [a for a in tracker.find_artifacts(uri=uri) if a.content_hash]
+    known = [a for a in index.find_artifacts(uri=uri) if a.content_hash]
     if not known:
         raise MissingInputFile(
             f"cannot log input {key!r}: {target} does not exist and no run recorded {uri}"
@@ -162,7 +162,7 @@ def _log_deferred_output(
 
 
 def _log_existing(
-    tracker: Tracker,
+    index: ArtifactIndex,
     active: ActiveRun,
     artifact: Artifact,
     key: str | None,
@@ -178,8 +178,8 @@ def _log_existing(
             f"{content_hash}; pass force_hash_override=True if the recorded one is wrong"
         )
     if validate:
-        path = tracker.resolve_path(artifact)
-        actual = tracker.hasher.identity(path)
+        path = index.resolve_path(artifact)
+        actual = index.hasher.identity(path)
         if actual != artifact.content_hash:
             raise HashConflict(
                 f"{path} no longer matches artifact {artifact.key!r}: recorded "
@@ -190,12 +190,12 @@ def _log_existing(
 
 
 def _content_identity(
-    tracker: Tracker, target: Path, given: str | None, force: bool, validate: bool
+    index: ArtifactIndex, target: Path, given: str | None, force: bool, validate: bool
 ) -> str:
     if given is None:
-        return tracker.hasher.identity(target)
+        return index.hasher.identity(target)
     if validate:
-        actual = tracker.hasher.identity(target)
+        actual = index.hasher.identity(target)
         if actual != given:
             raise HashConflict(
                 f"content_hash {given} does not match {target} (hashes to {actual}); "
@@ -203,7 +203,7 @@ def _content_identity(
             )
         return given
     if not force:
-        known = tracker.hasher.known_identity(target)
+        known = index.hasher.known_identity(target)
         if known is not None and known != given:
             raise HashConflict(
                 f"{target} is already known with hash {known}, not {given}; "

@@ -1,6 +1,7 @@
-"""Logging artifacts on the Tracker: files, directories and DataFrames, and finding them again.
+"""Logging artifacts: files, directories and DataFrames, and finding their files again.
 
-Mixed into :class:`consist.services.tracker.Tracker`.
+The Tracker builds one ``ArtifactLogging`` and forwards ``log_artifact`` and the
+rest to it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, MountTable, canonical
 from consist.domain.errors import ConsistError, InvalidInput, MissingFile
 from consist.domain.remote import is_remote
-from consist.ports import BlobStore
 from consist.services.data.table_files import (
     check_table_driver,
     table_path,
@@ -31,26 +31,63 @@ from consist.services.store.restore_targets import check_restore_target
 from consist.services.store.snapshots import SnapshotStore
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.identity.hashing import FileHasher
 
 RAW_INPUT_MEMORY_SECONDS = 10.0
 
 
-class ArtifactLogging:
-    """The artifact half of the Tracker."""
+# Fetches an archived artifact back from the blob store to a path (None: not there).
+Restore = Callable[[Artifact, Path], Path | None]
+FindArtifacts = Callable[..., list[Artifact]]
 
-    # Provided by the Tracker this is mixed into.
-    mounts: MountTable
-    snapshots: SnapshotStore
-    run_dir: Path
-    blobs: BlobStore | None
-    _reader: LayeredCatalog
-    _raw_hashes: dict[str, float]
-    restore_from_blobs: Callable[[Artifact, Path], Path | None]
-    remote: RemoteObjects
+
+class ArtifactLogging:
+    """Logs paths and tables as a run's artifacts, and finds their files again.
+
+    Parameters
+    ----------
+    mounts
+        The tracker's mount table (``runs://`` and the user's mounts).
+    snapshots
+        Where each run's workspace is.
+    hasher, remote
+        Content identity of local files and of objects at URLs.
+    reader
+        The layered catalog view, to find the run that produced given bytes.
+    find_artifacts
+        Catalog-wide artifact search (by ``key``, ``uri``, ``content_hash``).
+    restore
+        Fetches an archived artifact back from the blob store; None without one.
+    """
+
+    def __init__(
+        self,
+        *,
+        mounts: MountTable,
+        snapshots: SnapshotStore,
+        hasher: FileHasher,
+        remote: RemoteObjects,
+        reader: LayeredCatalog,
+        find_artifacts: FindArtifacts,
+        restore: Restore | None = None,
+    ) -> None:
+        self.mounts = mounts
+        self.snapshots = snapshots
+        self.hasher = hasher
+        self.remote = remote
+        self._reader = reader
+        self._find_artifacts = find_artifacts
+        self._restore = restore
+        self._raw_hashes: dict[str, float] = {}
+
+    def find_artifacts(
+        self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
+    ) -> list[Artifact]:
+        return self._find_artifacts(key=key, uri=uri, content_hash=content_hash)
 
     def log_artifact(
         self,
+        /,
         path: str | os.PathLike[str] | Artifact,
         key: str | None = None,
         direction: str = "output",
@@ -81,7 +118,7 @@ class ArtifactLogging:
         active = run or context.current_run("log_artifact")
         merged_meta = {**(meta or {}), **meta_kwargs}
         return log_path(
-            cast("Tracker", self),
+            self,
             active,
             path,
             key=key,
@@ -96,14 +133,15 @@ class ArtifactLogging:
             facet=facet,
         )
 
-    def log_input(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+    def log_input(self, /, path: Any, key: str | None = None, **options: Any) -> Artifact:
         return self.log_artifact(path, key, "input", **options)
 
-    def log_output(self, path: Any, key: str | None = None, **options: Any) -> Artifact:
+    def log_output(self, /, path: Any, key: str | None = None, **options: Any) -> Artifact:
         return self.log_artifact(path, key, "output", **options)
 
     def log_artifacts(
         self,
+        /,
         paths: Mapping[str, str | os.PathLike[str] | Artifact],
         *,
         direction: str = "output",
@@ -128,6 +166,7 @@ class ArtifactLogging:
 
     def log_dataframe(
         self,
+        /,
         df: Any,
         key: str,
         *,
@@ -222,9 +261,10 @@ class ArtifactLogging:
         if artifact.abs_path and Path(artifact.abs_path).exists():
             return Path(artifact.abs_path)
         restored = None
-        if self.blobs is not None:  # archived: fetch it back, only to a place of ours
-            target = check_restore_target(artifact, path, run_dir=self.run_dir, mounts=self.mounts)
-            restored = self.restore_from_blobs(artifact, target)
+        if self._restore is not None:  # archived: fetch it back, only to a place of ours
+            run_dir = self.snapshots.run_dir
+            target = check_restore_target(artifact, path, run_dir=run_dir, mounts=self.mounts)
+            restored = self._restore(artifact, target)
         if restored is not None:
             return restored
         raise MissingFile(missing_artifact_message(artifact, path))

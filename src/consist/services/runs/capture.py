@@ -56,7 +56,7 @@ def capture_changed(
     for path, state in sorted(file_states(root, pattern).items()):
         if before.get(path) != state:
             key = stem(path)
-            captured[key] = active.tracker.log_artifact(path, key, "output", run=active)
+            captured[key] = active.log_output(path, key)
     return captured
 
 

@@ -10,7 +10,7 @@ from the ingested rows (``rows:<sha256>``); with neither, the run fails.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -19,13 +19,21 @@ from consist.domain.errors import MissingOutputFile
 from consist.services.runs.artifact_logging import size_of
 
 if TYPE_CHECKING:
+    from consist.services.identity.hashing import FileHasher
     from consist.services.runs.active_run import ActiveRun
-    from consist.services.tracker import Tracker
 
 ROWS_PREFIX = "rows:"
 
 
-def settle(tracker: Tracker, active: ActiveRun) -> None:
+class IngestedRows(Protocol):
+    """Where an artifact's rows were ingested, and those rows (the data service)."""
+
+    def ingestion_of(self, artifact: Artifact | str) -> Any: ...
+
+    def read_ingested(self, artifact: Artifact | str, as_: str = "pandas") -> Any: ...
+
+
+def settle(hasher: FileHasher, rows: IngestedRows, active: ActiveRun) -> None:
     """Give every deferred output of ``active`` its content hash.
 
     Raises
@@ -39,11 +47,9 @@ def settle(tracker: Tracker, active: ActiveRun) -> None:
             del active.deferred_outputs[artifact_id]
             continue
         if path.exists():
-            settled = attrs.evolve(
-                artifact, content_hash=tracker.hasher.identity(path), size=size_of(path)
-            )
-        elif tracker.ingestion_of(artifact) is not None:
-            settled = attrs.evolve(artifact, content_hash=rows_identity(tracker, artifact))
+            settled = attrs.evolve(artifact, content_hash=hasher.identity(path), size=size_of(path))
+        elif rows.ingestion_of(artifact) is not None:
+            settled = attrs.evolve(artifact, content_hash=rows_identity(rows, artifact))
         else:
             raise MissingOutputFile(
                 f"output {artifact.key!r} of run {active.id!r} was logged as {path}, which "
@@ -54,11 +60,11 @@ def settle(tracker: Tracker, active: ActiveRun) -> None:
         del active.deferred_outputs[artifact_id]
 
 
-def rows_identity(tracker: Tracker, artifact: Artifact) -> str:
+def rows_identity(rows: IngestedRows, artifact: Artifact) -> str:
     """``rows:`` + SHA-256 of the ingested rows as an Arrow IPC stream."""
     import pyarrow as pa
 
-    table = tracker.read_ingested(artifact, "arrow")
+    table = rows.read_ingested(artifact, "arrow")
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

@@ -13,41 +13,22 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any
 
 from consist.domain import Artifact
-from consist.services.runs import context
 
-if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
-
-_owners: weakref.WeakValueDictionary[str, Tracker] = weakref.WeakValueDictionary()
+# Weak values: a tracker the program dropped is not kept alive by its artifacts.
+_owners: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
-def remember(tracker: Tracker, artifacts: Iterable[Artifact]) -> None:
+def remember(tracker: object, artifacts: Iterable[Artifact]) -> None:
     """Record that ``tracker`` returned these artifacts (the latest tracker wins)."""
     for artifact in artifacts:
         if artifact.id:
             _owners[artifact.id] = tracker
 
 
-def owner_of(artifact: Artifact) -> Tracker | None:
-    """The tracker that returned ``artifact`` in this process, if it is still alive."""
+def owner_of(artifact: Artifact) -> object | None:
+    """The tracker that returned ``artifact`` in this process, if it is still alive
+    (``consist.services.current.tracker_for`` turns it back into a Tracker)."""
     return _owners.get(artifact.id) if artifact.id else None
-
-
-def tracker_for(artifact: object, tracker: Tracker | None, what: str) -> Tracker:
-    """``tracker`` if given, else the one that returned ``artifact``, else the active one.
-
-    Raises
-    ------
-    NoActiveTracker
-        If none of the three is there.
-    """
-    if tracker is not None:
-        return tracker
-    if isinstance(artifact, Artifact):
-        owner = owner_of(artifact)
-        if owner is not None:
-            return owner
-    return context.current_tracker(None, what)

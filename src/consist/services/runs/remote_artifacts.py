@@ -17,22 +17,22 @@ from typing import TYPE_CHECKING, Any
 from consist.domain import Artifact, Direction, new_id
 from consist.domain.errors import HashConflict, MissingOutputFile
 from consist.domain.remote import check_remote_url, object_name
+from consist.services.data.drivers import infer_driver
 from consist.services.runs.capture import stem
-from consist.services.steps.loaders import infer_driver
 
 if TYPE_CHECKING:
     from consist.services.runs.active_run import ActiveRun
-    from consist.services.tracker import Tracker
+    from consist.services.runs.artifact_index import ArtifactIndex
 
 # Inside a run's workspace: where a step writes outputs that go to URLs.
 STAGING_DIR = "remote-outputs"
 
 
-def remote_input(tracker: Tracker, key: str, url: str) -> Artifact:
+def remote_input(index: ArtifactIndex, key: str, url: str) -> Artifact:
     """The artifact for an input at ``url``: an earlier run's output there (Merkle link),
     else a raw object identified from its metadata (``id`` empty until linked)."""
-    stat, identity = tracker.remote.identity(check_remote_url(url))
-    produced = tracker.find_produced_artifact(identity, url)
+    stat, identity = index.remote.identity(check_remote_url(url))
+    produced = index.find_produced_artifact(identity, url)
     if produced is not None:
         return produced
     return Artifact(
@@ -46,7 +46,7 @@ def remote_input(tracker: Tracker, key: str, url: str) -> Artifact:
 
 
 def log_remote(
-    tracker: Tracker,
+    index: ArtifactIndex,
     active: ActiveRun,
     url: str,
     *,
@@ -61,13 +61,13 @@ def log_remote(
     """``log_artifact("s3://...")``: an object that already exists at ``url``."""
     check_remote_url(url)
     key = key or stem(Path(object_name(url)))
-    stat, identity = tracker.remote.identity(url)
+    stat, identity = index.remote.identity(url)
     if content_hash is not None and content_hash != identity and validate_content_hash:
         raise HashConflict(
             f"content_hash {content_hash} does not match {url} (identifies as {identity})"
         )
     if direction is Direction.INPUT:
-        produced = tracker.find_produced_artifact(identity, url)
+        produced = index.find_produced_artifact(identity, url)
         if produced is not None:
             active.link(produced, direction, key)
             return produced
@@ -95,7 +95,7 @@ def staging_path(active: ActiveRun, key: str, url: str) -> Path:
 
 
 def upload_output(
-    tracker: Tracker, active: ActiveRun, key: str, staged: Path, url: str
+    index: ArtifactIndex, active: ActiveRun, key: str, staged: Path, url: str
 ) -> Artifact:
     """Upload what the step wrote at ``staged`` to ``url`` and log it as output ``key``."""
     if not staged.is_file():
@@ -103,7 +103,7 @@ def upload_output(
             f"output {key!r} for {url} was not written: the step must write the file "
             f"{staged} (output_paths[{key!r}]), which Consist then uploads"
         )
-    stat, identity = tracker.remote.upload(staged, url)
+    stat, identity = index.remote.upload(staged, url)
     artifact = Artifact(
         id=new_id(),
         key=key,

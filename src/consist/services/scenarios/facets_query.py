@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist.domain.errors import InvalidInput, NoActiveTracker, NotFound
 from consist.ports import SupportsSQL
-from consist.services.runs.context import current_tracker
+from consist.services.current import current_tracker
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker

@@ -29,6 +29,7 @@ from consist.domain.errors import (
     RunFailed,
     UnknownCouplerKey,
 )
+from consist.services import current
 from consist.services.runs import context
 from consist.services.scenarios.coupler import Coupler, MissingCouplerOutputs
 from consist.services.scenarios.scenario_steps import (
@@ -109,14 +110,14 @@ class Scenario(Displayable):
     def __enter__(self) -> Scenario:
         if self._header is not None or self._final is not None:
             raise InvalidInput(f"scenario {self.id!r} was entered already; create a new one")
-        tracker = context.current_tracker(self._given_tracker, "consist.scenario")
+        tracker = current.current_tracker(self._given_tracker, "consist.scenario")
         self._tracker = tracker
         self._header = self._open_header(tracker)
         self._restore_coupler(tracker, self._header.run.meta.get(COUPLER_META))
         # The header is not made the current run: a tracker.run in the block
         # (outside any step) stays an independent run, not a scenario child.
         # The tracker is made current, for consist.run, consist.find_runs ...
-        self._uses.enter_context(context.use_tracker(tracker))
+        self._uses.enter_context(current.use_tracker(tracker))
         return self
 
     def _restore_coupler(self, tracker: Tracker, saved: Any) -> None:
@@ -174,7 +175,7 @@ class Scenario(Displayable):
 
     def _finish(self, error: BaseException | None) -> None:
         header = self._open("the end of a scenario")
-        tracker = header.tracker
+        tracker = self.tracker
         header.set_meta(
             steps=list(self._steps), **{COUPLER_META: {k: a.id for k, a in self.coupler.items()}}
         )
@@ -261,8 +262,8 @@ class Scenario(Displayable):
         UnknownCouplerKey
             If an input key is not in the coupler.
         """
-        header = self._open("sc.trace")
-        tracker = header.tracker
+        self._open("sc.trace")
+        tracker = self.tracker
         combined = combine_inputs(self.coupler, inputs, input_keys, optional_input_keys)
         step_inputs = resolve_inputs(tracker, combined, self.coupler.resolve)
         active = tracker.begin_run(
@@ -496,7 +497,7 @@ class Scenario(Displayable):
         owner = header
         if current is not None and current.run.parent_run_id == self.id:
             owner = current
-        logged = header.tracker.log_artifacts(
+        logged = self.tracker.log_artifacts(
             paths, direction=direction, metadata_by_key=metadata_by_key, run=owner, **common_meta
         )
         self.coupler.update(logged)

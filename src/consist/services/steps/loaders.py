@@ -11,38 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from consist.domain.errors import InvalidInput
+from consist.services.data.drivers import DRIVERS, infer_driver
 
-_SUFFIX_DRIVERS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".json": "json",
-    ".jsonl": "json",
-    ".feather": "feather",
-    ".arrow": "feather",
-    ".ipc": "feather",
-    ".zarr": "zarr",
-    ".nc": "netcdf",
-    ".nc4": "netcdf",
-    ".netcdf": "netcdf",
-    ".h5": "h5",
-    ".hdf5": "h5",
-    ".hdf": "h5",
-    ".npy": "npy",
-}
-DRIVERS = (*sorted(set(_SUFFIX_DRIVERS.values())), "directory", "other")
-
-
-def infer_driver(path: Path) -> str:
-    """Driver from the suffix (``.zarr`` directories too); else ``directory`` or ``other``."""
-    suffixes = [s.lower() for s in path.suffixes]
-    for suffix in reversed(suffixes):
-        if suffix in _SUFFIX_DRIVERS:
-            return _SUFFIX_DRIVERS[suffix]
-    if path.is_dir():
-        return "directory"
-    return "other"
+__all__ = ["DRIVERS", "infer_driver", "read"]
 
 
 def _parquet(path: Path, **kw: Any) -> Any:
