@@ -17,8 +17,8 @@ from typing import Any
 from consist.container import build_tables
 from consist.domain import canonical, utcnow
 from consist.domain.errors import InvalidInput
+from consist.domain.sql_names import quote_identifier, table_name_for_key
 from consist.services.data.query import convert
-from consist.services.data.sql_names import quote_identifier, table_name_for_key
 
 INDEX_TABLE = "consist_checkpoints"
 _FORMATS = ("polars", "pandas", "arrow")

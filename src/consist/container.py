@@ -62,7 +62,7 @@ def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
         return None
     opener = plugins.load(plugins.TABLES, scheme_of(url))
     if scheme_of(url) == "duckdb" and ":memory:" not in url:
-        from consist.services.data.table_lease import LeasedTableStore
+        from consist_duckdb import LeasedTableStore
 
         return LeasedTableStore(lambda: opener(url), shares_catalog=shares_catalog)
     return opener(url)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consist.domain.errors import UnsafeIdentifier
-from consist.services.data.sql_names import (
+from consist.domain.sql_names import (
     quote_identifier,
     quote_literal,
     table_name_for_key,

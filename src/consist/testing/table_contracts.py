@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 
 from consist.domain.errors import CatalogError, InvalidInput, UnsafeIdentifier
+from consist.domain.sql_names import table_name_for_key
 from consist.ports import SupportsChangeToken
-from consist.services.data.sql_names import table_name_for_key
 
 __all__ = ["TableStoreContract"]
 

@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "DuckDBCatalog": "consist_duckdb._catalog",
     "DuckDBTableStore": "consist_duckdb._tables",
+    "LeasedTableStore": "consist_duckdb._lease",
 }
 
 __all__ = sorted(_EXPORTS)

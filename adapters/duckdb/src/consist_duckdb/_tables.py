@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consist.domain.errors import InvalidInput
-from consist.services.data.sql_names import quote_identifier, validate_view_name
+from consist.domain.sql_names import quote_identifier, validate_view_name
 
 from ._connection import LeasedDatabase, attach_filesystem
 from ._sql import database_of, reads_only, translated

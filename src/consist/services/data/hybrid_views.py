@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from consist.domain.errors import InvalidInput, InvalidURI
-from consist.services.data.sql_names import quote_identifier, quote_literal
+from consist.domain.sql_names import quote_identifier, quote_literal
 
 __all__ = ["DRIVERS", "SYSTEM_COLUMNS", "ColdFile", "hybrid_view_sql"]
 

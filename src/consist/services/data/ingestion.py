@@ -19,9 +19,9 @@ import attrs
 
 from consist.domain import Artifact, Run
 from consist.domain.errors import CatalogError, InvalidInput, NotFound
+from consist.domain.sql_names import table_name_for_key
 from consist.ports import TableStore
 from consist.services.data.hybrid_views import SYSTEM_COLUMNS
-from consist.services.data.sql_names import table_name_for_key
 from consist.services.data.validation import (
     arrow_schema_for,
     check_columns,

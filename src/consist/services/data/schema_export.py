@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consist.domain.errors import InvalidInput, NotFound
-from consist.services.data.hybrid_views import SYSTEM_COLUMNS
-from consist.services.data.ingestion import ingestions
-from consist.services.data.sql_names import (
+from consist.domain.sql_names import (
     quote_identifier,
     table_name_for_key,
     validate_view_name,
 )
+from consist.services.data.hybrid_views import SYSTEM_COLUMNS
+from consist.services.data.ingestion import ingestions
 
 if TYPE_CHECKING:
     from consist.services.data.tracker_data import DataVirtualization

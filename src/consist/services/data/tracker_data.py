@@ -107,11 +107,11 @@ class DataVirtualization:
             The artifact was not ingested.
         """
         from consist.domain.errors import NotFound
-        from consist.services.data.query import convert
-        from consist.services.data.sql_names import (
+        from consist.domain.sql_names import (
             quote_identifier,
             validate_view_name,
         )
+        from consist.services.data.query import convert
 
         record = self.ingestion_of(artifact)
         if record is None or self.tables is None:

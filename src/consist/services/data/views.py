@@ -21,6 +21,12 @@ from consist.domain.checks import check_not_reserved, check_text
 from consist.domain.digests import file_blob_digest
 from consist.domain.errors import ConsistError, InvalidInput, NotFound
 from consist.domain.remote import is_remote
+from consist.domain.sql_names import (
+    quote_identifier,
+    quote_literal,
+    table_name_for_key,
+    validate_view_name,
+)
 from consist.ports import (
     SupportsChangeToken,
     SupportsFsspecFiles,
@@ -36,12 +42,6 @@ from consist.services.data.hybrid_views import (
     hybrid_view_sql,
 )
 from consist.services.data.ingestion import Ingestion, ingestions, schema_key
-from consist.services.data.sql_names import (
-    quote_identifier,
-    quote_literal,
-    table_name_for_key,
-    validate_view_name,
-)
 
 if TYPE_CHECKING:
     from consist.services.data.tracker_data import DataVirtualization
