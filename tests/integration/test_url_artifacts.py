@@ -8,6 +8,7 @@ Downloads are counted from s3fs' own debug log of the S3 calls it makes.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import logging
@@ -25,6 +26,7 @@ import pytest
 
 import consist
 from consist.domain.errors import (
+    AdapterNotFound,
     ConsistError,
     IntegrityError,
     InvalidURI,
@@ -456,3 +458,12 @@ def test_a_returned_table_for_a_url_output_is_uploaded_there(tmp_path: Path) -> 
         assert result.outputs["table"].uri == url and fs.exists(url)
         assert list(consist.load(result.outputs["table"], tracker=tracker)["v"]) == [7, 8]
         assert tracker.run(make, outputs={"table": url}).cache_hit
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gcsfs") is not None, reason="gcsfs is installed here")
+def test_a_scheme_whose_package_is_missing_says_what_to_install(tmp_path: Path) -> None:
+    with (
+        consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker,
+        pytest.raises(AdapterNotFound, match=r"consist-fsspec\[gcs\]"),
+    ):
+        tracker.run(count_zones, inputs={"zones": "gs://bucket/zones.csv"}, outputs=["t"])

@@ -105,6 +105,8 @@ class RemoteObjects:
         """
         digest = sha256_of_file(source) if self.strategy == "full" else None
         stat = self.files.upload(source, url)
+        if digest is None and stat.identity is None:  # no version to go by: hash it here
+            digest = sha256_of_file(source)
         entry = self._entry(stat)
         with self._lock:
             _drop_other_versions(entry)
@@ -114,7 +116,8 @@ class RemoteObjects:
                 _write_digest(entry, digest)
         if digest is None and stat.identity is not None:
             return stat, stat.identity
-        return stat, digest or self._digest(stat)
+        assert digest is not None
+        return stat, digest
 
     def filesystem(self, url: str) -> tuple[object, str]:
         return self.files.filesystem(url)
