@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -93,6 +93,10 @@ class InMemoryCatalog:
         with self._lock:
             found = newest_first([r for r in self._runs.values() if query.matches(r)])
         return found[: query.limit] if query.limit is not None else found
+
+    def completed_signatures(self, signatures: Collection[str]) -> set[str]:
+        with self._lock:
+            return {s for s in signatures if self._completed_by_signature.get(s)}
 
     def find_by_signature(self, signature: str) -> Run | None:
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
@@ -174,4 +174,13 @@ class SupportsChangeToken(Protocol):
     def change_token(self) -> Hashable:
         """A value that compares equal to an earlier one only if no write, by this
         process or another, can have been committed in between."""
+        ...
+
+
+@runtime_checkable
+class SupportsSignatureLookup(Protocol):
+    """A catalog that checks many signatures in one query (a sweep's cache decisions)."""
+
+    def completed_signatures(self, signatures: Collection[str]) -> set[str]:
+        """Those of ``signatures`` that some completed run has."""
         ...

@@ -43,7 +43,7 @@ from consist.domain.errors import (
     MissingFile,
     RunNotFound,
 )
-from consist.ports import SupportsChangeToken
+from consist.ports import SupportsChangeToken, SupportsSignatureLookup
 
 _T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -142,6 +142,17 @@ class CatalogContract:
         catalog.record(make_record(make_run("other", 3, signature=SIG_B).completed()))
         found = catalog.find_by_signature(SIG_A.digest)
         assert found is not None and found.id == "new"
+
+    def test_completed_signatures_names_only_those_with_a_completed_run(self, catalog: Any) -> None:
+        """The batch check of a sweep agrees with find_by_signature (when supported)."""
+        batched = isinstance(catalog, SupportsSignatureLookup)  # a bool: catalog stays Any
+        if not batched:
+            pytest.skip("this catalog checks signatures one at a time")
+        catalog.record(make_record(make_run("done", 1, signature=SIG_A).completed()))
+        catalog.record(make_record(make_run("failed", 2, signature=SIG_B).failed("E", "x")))
+        asked = [SIG_A.digest, SIG_B.digest, "0" * 64]
+        assert catalog.completed_signatures(asked) == {SIG_A.digest}
+        assert catalog.completed_signatures([]) == set()
 
     def test_failed_or_running_runs_never_match_a_signature(self, catalog: Any) -> None:
         """A run that failed (or never finished) must not serve a cache hit."""

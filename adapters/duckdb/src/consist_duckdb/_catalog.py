@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -381,6 +389,18 @@ class DuckDBCatalog:
     def find_by_signature(self, signature: str) -> Run | None:
         found = self.find_runs(RunQuery(signature=signature, status=RunStatus.COMPLETED, limit=1))
         return found[0] if found else None
+
+    def completed_signatures(self, signatures: Collection[str]) -> set[str]:
+        """Which signatures a completed run has, in one query (``SupportsSignatureLookup``)."""
+        if not signatures:
+            return set()
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT signature FROM runs WHERE status = ? "
+                "AND signature IN (SELECT unnest(?::VARCHAR[]))",
+                [str(RunStatus.COMPLETED), list(signatures)],
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         with self._read() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -156,6 +156,20 @@ class SQLiteCatalog:
             [signature, str(RunStatus.COMPLETED)],
         )
         return run_from_row(rows[0]) if rows else None
+
+    def completed_signatures(self, signatures: Collection[str]) -> set[str]:
+        """Which signatures a completed run has (``SupportsSignatureLookup``), in chunks
+        below SQLite's bound-parameter limit."""
+        wanted, found = list(signatures), set[str]()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT DISTINCT signature FROM runs WHERE status = ? AND signature IN ({marks})",
+                [str(RunStatus.COMPLETED), *chunk],
+            )
+            found.update(row[0] for row in rows)
+        return found
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         rows = self._rows(f"SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE id = ?", [artifact_id])

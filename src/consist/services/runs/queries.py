@@ -6,7 +6,7 @@ memory, the rest from the catalog, never waiting for background writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import attrs
@@ -93,6 +93,10 @@ class RunQueries:
 
     def find_by_signature(self, signature: str) -> Run | None:
         return self._reader.find_by_signature(_lookup_text(signature, "signature"))
+
+    def completed_signatures(self, signatures: Sequence[str]) -> set[str]:
+        """Which of ``signatures`` a completed run has (a sweep's cache check, batched)."""
+        return self._reader.completed_signatures([_lookup_text(s, "signature") for s in signatures])
 
     def get_artifact(self, artifact_id: str) -> Artifact:
         artifact_id = _lookup_text(artifact_id, "artifact_id")

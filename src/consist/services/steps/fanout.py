@@ -51,6 +51,7 @@ PER_ITEM_OPTIONS = frozenset(
     }
 )  # fmt: skip
 EXECUTED_ON = "executed_on"
+SUBMIT_BATCH = 8
 
 
 class MapStopped(RunFailed):
@@ -248,23 +249,29 @@ class _FanOut:
         requests = [self._request(options) for options in per_item]
         signed = [sign_step(self.tracker, request) for request in requests]
         misses, hits = [], []
+        known = self.tracker.queries.completed_signatures([s.signature.digest for s in signed])
         with _one_sync(self.tracker):
             for index, (request, step) in enumerate(zip(requests, signed, strict=True)):
-                hit = serve_cached(self.tracker, request, step)
+                maybe = step.signature.digest in known
+                hit = serve_cached(self.tracker, request, step) if maybe else None
                 if hit is None:
                     misses.append(index)
                 else:
                     hits.append(MapResult(index, self.items[index], "cached", hit))
         for result in hits:  # acknowledged once the batch is durable
             self._done(result)
-        window = 1 if not self.runner.remote else len(misses) or 1
-        for index in misses:
-            if self.stopped:
-                self._done(MapResult(index, self.items[index], "cancelled"))
-                continue
-            self._submit(index, requests[index], signed[index])
-            while len(self.pending) >= window:
-                self._settle_next()
+        if not self.runner.remote:  # one at a time, so fail_fast stops before the next
+            for index in misses:
+                if self.stopped:
+                    self._done(MapResult(index, self.items[index], "cancelled"))
+                else:
+                    self._submit([self._order(index, requests[index], signed[index])])
+                    self._settle_next()
+            return
+        # Small batches: workers start on the first while the client opens the rest.
+        for start in range(0, len(misses), SUBMIT_BATCH):
+            batch = misses[start : start + SUBMIT_BATCH]
+            self._submit([self._order(i, requests[i], signed[i]) for i in batch])
         while self.pending:
             self._settle_next()
 
@@ -285,7 +292,7 @@ class _FanOut:
             if hit is not None:
                 self._done(MapResult(index, self.items[index], "cached", hit))
             else:
-                self._submit(index, request, step)
+                self._submit([self._order(index, request, step)])
                 self._settle_next()
             previous = self.results[index]
 
@@ -303,7 +310,8 @@ class _FanOut:
             raise InvalidInput("map runs Python functions; a container step has no fn to map")
         return request
 
-    def _submit(self, index: int, request: StepRequest, step: Any) -> None:
+    def _order(self, index: int, request: StepRequest, step: Any) -> tuple[int, WorkOrder]:
+        """Begin the item's run and write down the call a worker makes for it."""
         opened = open_step(self.tracker, request, step, enter_context=False)
         try:
             call = prepare_call(self.tracker, request, opened)
@@ -319,8 +327,11 @@ class _FanOut:
             self._upload_to(opened),
         )
         self.pending[index] = _Pending(request, opened, call)
-        self.submitted += 1
-        self.runner.submit(index, order)
+        return index, order
+
+    def _submit(self, orders: list[tuple[int, WorkOrder]]) -> None:
+        self.submitted += len(orders)
+        self.runner.submit(orders)
 
     def _upload_to(self, opened: OpenStep) -> Any:
         tracker = self.tracker
@@ -328,8 +339,14 @@ class _FanOut:
         return tracker.blobs if wanted else None
 
     def _settle_next(self) -> None:
-        index, outcome = self.runner.next_done()
-        self._done(self._settle(index, self.pending.pop(index), outcome))
+        """Record whatever finished since the last call, made durable together."""
+        with _one_sync(self.tracker):
+            settled = [
+                self._settle(index, self.pending.pop(index), outcome)
+                for index, outcome in self.runner.next_done()
+            ]
+        for result in settled:
+            self._done(result)
 
     def _settle(self, index: int, pending: _Pending, outcome: Outcome) -> MapResult:
         active = pending.opened.active

@@ -11,7 +11,7 @@ import concurrent.futures as cf
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -83,10 +83,13 @@ class MapRunner(Protocol):
 
     remote: bool  # orders cross a process boundary (arguments are pickled)
 
-    def submit(self, index: int, order: WorkOrder) -> None: ...
+    def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
+        """Send orders (index, order) to run, all in one go where the executor can."""
+        ...
 
-    def next_done(self) -> tuple[int, Outcome]:
-        """Block until a submitted order finishes; its index and report (or exception)."""
+    def next_done(self) -> list[tuple[int, Outcome]]:
+        """Block until at least one submitted order finishes; every finished one so far,
+        with its index and report (or exception)."""
         ...
 
     def cancel_pending(self) -> list[int]:
@@ -105,15 +108,17 @@ class InProcessRunner:
     def __init__(self) -> None:
         self._done: list[tuple[int, Outcome]] = []
 
-    def submit(self, index: int, order: WorkOrder) -> None:
-        try:
-            outcome: Outcome = run_work_order(order)
-        except Exception as exc:
-            outcome = exc
-        self._done.append((index, outcome))
+    def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
+        for index, order in orders:
+            try:
+                outcome: Outcome = run_work_order(order)
+            except Exception as exc:
+                outcome = exc
+            self._done.append((index, outcome))
 
-    def next_done(self) -> tuple[int, Outcome]:
-        return self._done.pop(0)
+    def next_done(self) -> list[tuple[int, Outcome]]:
+        done, self._done = self._done, []
+        return done
 
     def cancel_pending(self) -> list[int]:
         cancelled = [index for index, _ in self._done]
@@ -134,17 +139,13 @@ class PoolRunner:
         self._owned = owned
         self._pending: dict[cf.Future[WorkReport], int] = {}
 
-    def submit(self, index: int, order: WorkOrder) -> None:
-        self._pending[self._pool.submit(run_work_order, order)] = index
+    def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
+        for index, order in orders:
+            self._pending[self._pool.submit(run_work_order, order)] = index
 
-    def next_done(self) -> tuple[int, Outcome]:
+    def next_done(self) -> list[tuple[int, Outcome]]:
         done, _ = cf.wait(self._pending, return_when=cf.FIRST_COMPLETED)
-        future = next(iter(done))
-        index = self._pending.pop(future)
-        error = future.exception()
-        if isinstance(error, cf.process.BrokenProcessPool):
-            return index, WorkerLost(f"the pool's worker process died: {error}")
-        return index, error if error is not None else future.result()
+        return [(self._pending.pop(future), _outcome(future)) for future in done]
 
     def cancel_pending(self) -> list[int]:
         indices = list(self._pending.values())
@@ -157,6 +158,13 @@ class PoolRunner:
     def close(self) -> None:
         if self._owned:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome(future: cf.Future[WorkReport]) -> Outcome:
+    error = future.exception()
+    if isinstance(error, cf.process.BrokenProcessPool):
+        return WorkerLost(f"the pool's worker process died: {error}")
+    return error if error is not None else future.result()
 
 
 class DaskRunner:
@@ -176,16 +184,24 @@ class DaskRunner:
         self._futures: dict[str, Any] = {}
         self._completed = as_completed([], with_results=False)  # type: ignore[no-untyped-call]
 
-    def submit(self, index: int, order: WorkOrder) -> None:
-        future = self._client.submit(
-            run_work_order, order, key=f"consist-map-{order.run_id}", pure=False
+    def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
+        if not orders:
+            return
+        keys = [f"consist-map-{order.run_id}" for _, order in orders]
+        # One client.map: one message to the scheduler for the whole batch.
+        futures = self._client.map(
+            run_work_order, [order for _, order in orders], key=keys, pure=False
         )
-        self._pending[future.key] = index
-        self._futures[future.key] = future
-        self._completed.add(future)  # type: ignore[no-untyped-call]
+        for (index, _), future in zip(orders, futures, strict=True):
+            self._pending[future.key] = index
+            self._futures[future.key] = future
+            self._completed.add(future)  # type: ignore[no-untyped-call]
 
-    def next_done(self) -> tuple[int, Outcome]:
-        future = next(self._completed)
+    def next_done(self) -> list[tuple[int, Outcome]]:
+        batch = self._completed.next_batch(block=True)  # type: ignore[no-untyped-call]
+        return [self._settled(future) for future in batch]
+
+    def _settled(self, future: Any) -> tuple[int, Outcome]:
         index = self._pending.pop(future.key)
         self._futures.pop(future.key)  # released on the scheduler once we drop it
         if future.status == "cancelled":

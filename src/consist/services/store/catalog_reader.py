@@ -12,7 +12,7 @@ writes (a read-only cursor beside the write connection).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from typing import Any
 
 import attrs
@@ -21,7 +21,12 @@ from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
 from consist.domain.errors import ArtifactNotFound, RunNotFound
 from consist.domain.run import newest_first
 from consist.memory import InMemoryCatalog
-from consist.ports import Catalog, SupportsChangeToken, SupportsRunExists
+from consist.ports import (
+    Catalog,
+    SupportsChangeToken,
+    SupportsRunExists,
+    SupportsSignatureLookup,
+)
 
 
 class LayeredCatalog:
@@ -79,6 +84,15 @@ class LayeredCatalog:
         if own is not None:
             return own
         return self.durable.find_by_signature(signature)
+
+    def completed_signatures(self, signatures: Collection[str]) -> set[str]:
+        """Which of ``signatures`` have a completed run, ours or the catalog's: one query
+        where the catalog can (``SupportsSignatureLookup``), one per signature otherwise."""
+        own = self.recent.completed_signatures(signatures)
+        rest = [s for s in signatures if s not in own]
+        if isinstance(self.durable, SupportsSignatureLookup):
+            return own | self.durable.completed_signatures(rest)
+        return own | {s for s in rest if self.durable.find_by_signature(s) is not None}
 
     def find_produced(self, content_hash: str) -> list[Artifact]:
         """Artifacts with these bytes that a run produced: our own if any, else the catalog's."""
