@@ -208,10 +208,8 @@ def run_query(
     Only reads run: a statement that would change the database raises
     ``WriteNotAllowed`` unless ``allow_write=True``.
     """
-    from consist.services.data.query import run_query as _run_query
-
     owner = current_tracker(tracker, "consist.run_query")
-    return _run_query(owner, statement, params, as_, allow_write=allow_write)
+    return owner.run_query(statement, params, as_, allow_write=allow_write)
 
 
 def load(

@@ -152,4 +152,4 @@ def export_schema(
     from consist.services.data.schema_export import export_schema as _export
 
     owner = current_tracker(tracker, "consist.export_schema")
-    return _export(owner, key, None if path is None else Path(path), sqlmodel)
+    return _export(owner.data, key, None if path is None else Path(path), sqlmodel)

@@ -46,6 +46,7 @@ from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
+from consist.services.current import use_tracker
 from consist.services.data.tracker_data import DataVirtualization
 from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity, code_hash
@@ -77,6 +78,8 @@ from consist.services.store.snapshots import SnapshotStore, check_run_arguments,
 from consist.services.store.sync_batch import SyncBatch
 
 if TYPE_CHECKING:
+    from consist.services.data.matrix import MatrixViewFactory
+    from consist.services.data.views import ViewFactory
     from consist.services.steps.fanout import MapResults
 
 logger = logging.getLogger("consist")
@@ -97,7 +100,12 @@ def _close_open_trackers() -> None:
             logger.warning("closing a tracker at exit failed", exc_info=True)
 
 
-class Tracker(DataVirtualization, Displayable):
+def _run_in_progress() -> Run | None:
+    active = context.current_run_or_none()
+    return active.run if active is not None else None
+
+
+class Tracker(Displayable):
     """Records runs and their artifacts, decides cache hits, answers queries.
 
     Parameters
@@ -196,6 +204,18 @@ class Tracker(DataVirtualization, Displayable):
             find_artifacts=self.queries.find_artifacts,
             restore=self.restore_from_blobs if blobs is not None else None,
         )
+        self.data = DataVirtualization(
+            catalog=catalog,
+            tables=tables,
+            blobs=blobs,
+            schemas=self.schemas,
+            runs=self.queries,
+            files=self.artifacts,
+            remote=self.remote,
+            flush=self.flush,
+            change_token=self.catalog_change_token,
+            run_in_progress=_run_in_progress,
+        )
         self._signatures: dict[str, str | None] = {}
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
@@ -244,6 +264,46 @@ class Tracker(DataVirtualization, Displayable):
     find_produced_artifact = forward("artifacts", ArtifactLogging.find_produced_artifact)
     resolve_path = forward("artifacts", ArtifactLogging.resolve_path)
     artifact_path = forward("artifacts", ArtifactLogging.artifact_path)
+
+    # ------------------------------------------------------------------ data
+    ingest = forward("data", DataVirtualization.ingest)
+    ingestion_of = forward("data", DataVirtualization.ingestion_of)
+    read_ingested = forward("data", DataVirtualization.read_ingested)
+    create_view = forward("data", DataVirtualization.create_view)
+    sql_target = forward("data", DataVirtualization.sql_target)
+    sql = forward("data", DataVirtualization.sql)
+
+    @property
+    def views(self) -> ViewFactory:
+        """Views across runs: ``tracker.views.Person`` for each registered schema."""
+        return self.data.views
+
+    @property
+    def matrix(self) -> MatrixViewFactory:
+        """Zarr/NetCDF outputs of many runs as one lazy xarray Dataset: ``.load(key)``."""
+        return self.data.matrix
+
+    @property
+    def sql_dialect(self) -> str:
+        """``sqlite`` for SQLite catalogs, ``postgresql`` (DuckDB-compatible) otherwise."""
+        return self.data.sql_dialect
+
+    def start_view_maintenance(self) -> None:
+        """Rebuild views after each completed run (the wiring layer calls this once)."""
+        self.data.start_view_maintenance(self.events.on_run_complete)
+
+    def run_query(
+        self,
+        statement: Any,
+        params: Sequence[Any] | None = None,
+        as_: str = "pandas",
+        allow_write: bool = False,
+    ) -> Any:
+        """``consist.run_query`` on this tracker: reads only, unless ``allow_write``."""
+        # Entered: parts of a statement built without a tracker (consist.pivot_facets)
+        # read what they need from the current one as it compiles.
+        with use_tracker(self):
+            return self.data.run_query(statement, params, as_, allow_write)
 
     # ------------------------------------------------------------------ lifecycle
     @contextlib.contextmanager
@@ -372,7 +432,7 @@ class Tracker(DataVirtualization, Displayable):
         unsettled = None
         if error is None and active.deferred_outputs:
             try:
-                deferred_outputs.settle(self.hasher, self, active)
+                deferred_outputs.settle(self.hasher, self.data, active)
             except ConsistError as exc:
                 error = unsettled = exc
         try:

@@ -27,7 +27,6 @@ from consist.services.data.validation import (
     check_columns,
     validate_rows,
 )
-from consist.services.runs import context
 
 if TYPE_CHECKING:
     from consist.services.data.tracker_data import DataVirtualization
@@ -175,9 +174,9 @@ def _producer(dv: DataVirtualization, artifact: Artifact) -> Run | None:
     run_id = artifact.producer_run_id
     if run_id is None:
         return None
-    active = context.current_run_or_none()
-    if active is not None and active.run.id == run_id:
-        return active.run
+    active = dv.run_in_progress()
+    if active is not None and active.id == run_id:
+        return active
     try:
         return dv.get_run(run_id)
     except NotFound:

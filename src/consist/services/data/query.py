@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.domain.errors import InvalidInput
-from consist.services.current import use_tracker
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.data.tracker_data import DataVirtualization
 
 RESULT_FORMATS = ("pandas", "arrow", "polars")
 
@@ -48,31 +47,30 @@ def convert(table: Any, as_: str) -> Any:
 
 
 def run_query(
-    tracker: Tracker,
+    data: DataVirtualization,
     statement: Any,
     params: Sequence[Any] | None = None,
     as_: str = "pandas",
     allow_write: bool = False,
 ) -> Any:
-    """Run SQL (or a SQLAlchemy statement) against the tracker's catalog and views.
+    """Run SQL (or a SQLAlchemy statement) against the catalog and views.
 
     Raises ``WriteNotAllowed`` for anything but a read unless ``allow_write``.
+    Parts of a statement that read the current tracker (``consist.pivot_facets``)
+    need it entered: ``Tracker.run_query`` does that.
     """
     if as_ not in RESULT_FORMATS:
         raise InvalidInput(f"as_ must be one of {RESULT_FORMATS}, not {as_!r}")
-    # Compiled with the tracker active: parts of a statement built without one
-    # (consist.pivot_facets) read what they need from it.
-    with use_tracker(tracker):
-        sql = to_sql(statement, "postgresql")
-        # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
-        # are compiled for the catalog's own dialect.
-        on_catalog = tracker.sql_target(sql) == "catalog"
-        foreign = not isinstance(statement, str) and tracker.sql_dialect != "postgresql"
-        if foreign and on_catalog:
-            sql = to_sql(statement, tracker.sql_dialect)
+    sql = to_sql(statement, "postgresql")
+    # Views live in DuckDB (PostgreSQL-flavoured); only catalog-only statements
+    # are compiled for the catalog's own dialect.
+    on_catalog = data.sql_target(sql) == "catalog"
+    foreign = not isinstance(statement, str) and data.sql_dialect != "postgresql"
+    if foreign and on_catalog:
+        sql = to_sql(statement, data.sql_dialect)
     if not allow_write:
         from consist.services.data.sql_guard import ensure_read_only
 
-        engine = "sqlite" if on_catalog and tracker.sql_dialect == "sqlite" else "duckdb"
+        engine = "sqlite" if on_catalog and data.sql_dialect == "sqlite" else "duckdb"
         ensure_read_only(sql, engine)
-    return convert(tracker.sql(sql, params), as_)
+    return convert(data.sql(sql, params), as_)

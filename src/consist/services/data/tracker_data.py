@@ -1,14 +1,20 @@
-"""Data virtualization on the Tracker: ingestion, views across runs, matrix views, SQL."""
+"""Data virtualization: ingestion, views across runs, matrix views, SQL (``tracker.ingest`` ...).
+
+The Tracker builds one ``DataVirtualization`` from the stores and the few run
+and artifact lookups it needs (small Protocols below: the data room sits under
+the runs room and never imports it), and forwards its public members.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from consist.domain import Artifact, Run
+from consist.domain import Artifact, Run, RunQuery
 from consist.domain.errors import InvalidInput
+from consist.domain.remote import ObjectStat
 from consist.ports import (
     BlobStore,
     Catalog,
@@ -22,26 +28,90 @@ if TYPE_CHECKING:
     from consist.services.data.ingestion import Ingestion
     from consist.services.data.matrix import MatrixViewFactory
     from consist.services.data.views import ViewFactory
-    from consist.services.runs.remote_objects import RemoteObjects
+
+
+class RecordedRuns(Protocol):
+    """Runs and artifacts the catalog knows (the runs room's queries)."""
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def get_artifact(self, artifact_id: str) -> Artifact: ...
+
+    def find_runs(self, /, query: RunQuery | None = None, **filters: Any) -> list[Run]: ...
+
+    def find_artifacts(
+        self, *, key: str | None = None, uri: str | None = None, content_hash: str | None = None
+    ) -> list[Artifact]: ...
+
+
+class ArtifactFiles(Protocol):
+    """Where an artifact's file is here (``artifact_path`` also fetches archived ones)."""
+
+    def resolve_path(self, artifact: Artifact) -> Path: ...
+
+    def artifact_path(self, artifact: Artifact) -> Path: ...
+
+
+class RemoteReads(Protocol):
+    """Objects at URLs, read in place by the views."""
+
+    def stat(self, url: str) -> ObjectStat: ...
+
+    def filesystem(self, url: str) -> tuple[object, str]: ...
+
+
+# Registers a callback for completed runs: (run, output artifacts) -> None.
+OnRunComplete = Callable[[Callable[[Run, list[Artifact]], None]], object]
 
 
 class DataVirtualization:
-    """Mixed into the Tracker: the data side of Consist (rows, views, arrays, SQL)."""
+    """The data side of Consist: rows, views, arrays, SQL.
 
-    # Provided by the Tracker this is mixed into.
-    catalog: Catalog
-    tables: TableStore | None
-    blobs: BlobStore | None
-    remote: RemoteObjects
-    schemas: list[type]
-    flush: Callable[[], None]
-    get_run: Callable[[str], Run]
-    get_artifact: Callable[[str], Artifact]
-    resolve_path: Callable[[Artifact], Path]
-    artifact_path: Callable[[Artifact], Path]
-    find_runs: Callable[..., list[Run]]
-    find_artifacts: Callable[..., list[Artifact]]
-    catalog_change_token: Callable[[], Hashable | None]
+    Parameters
+    ----------
+    catalog, tables, blobs
+        The catalog (SQL over runs), the table store (ingested rows and views;
+        None disables them) and the blob store (views read archived files in place).
+    schemas
+        Registered schema classes: one view each.
+    runs, files, remote
+        Lookups of recorded runs and artifacts, their local files, and objects at URLs.
+    flush, change_token
+        Wait for pending catalog writes; a token that changes when runs are recorded.
+    run_in_progress
+        The run being tracked here, if any: rows ingested for its artifacts get
+        its year and iteration before the catalog holds it.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        tables: TableStore | None,
+        blobs: BlobStore | None,
+        schemas: list[type],
+        runs: RecordedRuns,
+        files: ArtifactFiles,
+        remote: RemoteReads,
+        flush: Callable[[], None],
+        change_token: Callable[[], Hashable | None],
+        run_in_progress: Callable[[], Run | None] = lambda: None,
+    ) -> None:
+        self.catalog = catalog
+        self.tables = tables
+        self.blobs = blobs
+        self.schemas = schemas  # the tracker's own list
+        self.remote = remote
+        self.flush = flush
+        self.catalog_change_token = change_token
+        self.run_in_progress = run_in_progress
+        self.get_run = runs.get_run
+        self.get_artifact = runs.get_artifact
+        self.find_runs = runs.find_runs
+        self.find_artifacts = runs.find_artifacts
+        self.resolve_path = files.resolve_path
+        self.artifact_path = files.artifact_path
+        self._views: ViewFactory | None = None
 
     # ------------------------------------------------------------------ ingestion
     def ingest(
@@ -125,13 +195,11 @@ class DataVirtualization:
     @property
     def views(self) -> ViewFactory:
         """Views across runs: ``tracker.views.Person`` for each registered schema."""
-        factory: ViewFactory | None = self.__dict__.get("_view_factory")
-        if factory is None:
+        if self._views is None:
             from consist.services.data.views import ViewFactory
 
-            factory = ViewFactory(self, self.schemas)
-            self.__dict__["_view_factory"] = factory
-        return factory
+            self._views = ViewFactory(self, self.schemas)
+        return self._views
 
     def create_view(self, name: str, key: str | Sequence[str]) -> str:
         """Create (or replace) view ``name`` over every run's artifacts with ``key``.
@@ -142,11 +210,10 @@ class DataVirtualization:
         self._table_store("create_view")
         return self.views.create(name, key)
 
-    def start_view_maintenance(self) -> None:
+    def start_view_maintenance(self, on_run_complete: OnRunComplete) -> None:
         """Rebuild views after each completed run (the wiring layer calls this once)."""
-        events = getattr(self, "events", None)
-        if events is not None and self.tables is not None:
-            events.on_run_complete(lambda run, outputs: self.views.after_run(run, outputs))
+        if self.tables is not None:
+            on_run_complete(lambda run, outputs: self.views.after_run(run, outputs))
             if self.schemas:
                 self.views.refresh()
 
@@ -187,7 +254,7 @@ class DataVirtualization:
         """``consist.run_query`` on this tracker: reads only, unless ``allow_write``."""
         from consist.services.data.query import run_query
 
-        return run_query(self, statement, params, as_, allow_write=allow_write)  # type: ignore[arg-type]
+        return run_query(self, statement, params, as_, allow_write=allow_write)
 
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run SQL against the catalog tables and the views; rows as a ``pyarrow.Table``.
