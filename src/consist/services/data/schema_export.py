@@ -83,7 +83,7 @@ def observed_columns(dv: DataVirtualization, key: str) -> tuple[list[tuple[str, 
             path = dv.artifact_path(artifact)
         except NotFound:
             continue
-        from consist.services.runs.artifact_logging import profile_schema
+        from consist.services.data.table_files import profile_schema
 
         profile = profile_schema(path, artifact.driver, None)
         return [(c["name"], c["type"]) for c in profile], f"file {path.name}"

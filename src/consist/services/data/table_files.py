@@ -1,4 +1,4 @@
-"""Writing a DataFrame (pandas, polars or pyarrow) to a file of a chosen driver."""
+"""Table files: a DataFrame written as Parquet or CSV, and a file's column schema read back."""
 
 from __future__ import annotations
 
@@ -54,3 +54,22 @@ def write_table(df: Any, path: Path, driver: str) -> None:
         raise InvalidInput(
             f"log_dataframe takes a pandas, polars or pyarrow table, not {type(df).__name__}"
         )
+
+
+def profile_schema(path: Path, driver: str, sample_rows: int | None) -> list[dict[str, str]]:
+    """Column names and Arrow types of a Parquet or CSV file (a sample for CSV)."""
+    if driver == "parquet":
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+    elif driver == "csv":
+        import pyarrow.csv as pcsv
+
+        block = 1 << 20 if sample_rows is None else max(1 << 16, sample_rows * 256)
+        with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block)) as reader:
+            schema = reader.schema
+    else:
+        raise InvalidInput(
+            f"profile_file_schema works for parquet and csv files, not driver {driver!r}"
+        )
+    return [{"name": f.name, "type": str(f.type)} for f in schema]

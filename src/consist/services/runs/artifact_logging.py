@@ -18,6 +18,7 @@ from consist.domain.errors import (
 from consist.domain.mount import URI_PATTERN
 from consist.domain.remote import is_remote
 from consist.services.data.drivers import infer_driver
+from consist.services.data.table_files import profile_schema
 from consist.services.runs.remote_artifacts import log_remote
 
 if TYPE_CHECKING:
@@ -266,22 +267,3 @@ def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def profile_schema(path: Path, driver: str, sample_rows: int | None) -> list[dict[str, str]]:
-    """Column names and Arrow types of a Parquet or CSV file (a sample for CSV)."""
-    if driver == "parquet":
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(path)
-    elif driver == "csv":
-        import pyarrow.csv as pcsv
-
-        block = 1 << 20 if sample_rows is None else max(1 << 16, sample_rows * 256)
-        with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block)) as reader:
-            schema = reader.schema
-    else:
-        raise InvalidInput(
-            f"profile_file_schema works for parquet and csv files, not driver {driver!r}"
-        )
-    return [{"name": f.name, "type": str(f.type)} for f in schema]
