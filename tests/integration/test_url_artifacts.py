@@ -29,6 +29,7 @@ from consist.domain.errors import (
     AdapterNotFound,
     ConsistError,
     IntegrityError,
+    InvalidInput,
     InvalidURI,
     RemoteObjectMissing,
     RemoteStoreError,
@@ -467,3 +468,20 @@ def test_a_scheme_whose_package_is_missing_says_what_to_install(tmp_path: Path) 
         pytest.raises(AdapterNotFound, match=r"consist-fsspec\[gcs\]"),
     ):
         tracker.run(count_zones, inputs={"zones": "gs://bucket/zones.csv"}, outputs=["t"])
+
+
+def test_a_folder_bound_for_a_url_is_refused_naming_both(tmp_path: Path) -> None:
+    """Folders (a Zarr store, say) cannot go to a URL yet: a clear refusal, not a
+    'not written' error."""
+    url = f"memory://consist-{uuid.uuid4().hex}/grid.zarr"
+
+    def make(output_paths: dict[str, Path]) -> None:
+        Path(output_paths["grid"]).mkdir()
+        (Path(output_paths["grid"]) / "chunk").write_bytes(b"x")
+
+    with (
+        consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker,
+        pytest.raises(InvalidInput, match="is a folder") as caught,
+    ):
+        tracker.run(make, outputs={"grid": url})
+    assert url in str(caught.value)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Direction, new_id
-from consist.domain.errors import HashConflict, MissingOutputFile
+from consist.domain.errors import HashConflict, InvalidInput, MissingOutputFile
 from consist.domain.remote import check_remote_url, object_name
 from consist.services.data.drivers import infer_driver
 from consist.services.runs.capture import stem
@@ -98,6 +98,11 @@ def upload_output(
     index: ArtifactIndex, active: ActiveRun, key: str, staged: Path, url: str
 ) -> Artifact:
     """Upload what the step wrote at ``staged`` to ``url`` and log it as output ``key``."""
+    if staged.is_dir():
+        raise InvalidInput(
+            f"output {key!r} is a folder ({staged.name}); a URL output is one object, so "
+            f"{url} cannot take it: write one file, or log the folder to a local path"
+        )
     if not staged.is_file():
         raise MissingOutputFile(
             f"output {key!r} for {url} was not written: the step must write the file "
