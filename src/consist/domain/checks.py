@@ -7,6 +7,7 @@ value never reaches a database driver or the file system as it is.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "check_int",
     "check_key",
     "check_not_reserved",
+    "check_run_id",
     "check_text",
     "is_reserved",
 ]
@@ -176,3 +178,16 @@ def check_facet_keys(facet: Any, what: str) -> Any:
         check_text(key, f"{what} key", max_chars=MAX_KEY_CHARS)
         check_not_reserved(key, f"{what} key")
     return facet
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@=-]{0,199}$")
+
+
+def check_run_id(run_id: Any, what: str = "run id") -> str:
+    """Run ids name directories, so they must be safe file names."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InvalidInput(
+            f"{what} {run_id!r} must start with a letter or digit and contain only letters, "
+            "digits and . _ + @ = - (at most 200 characters, no '..')"
+        )
+    return run_id

@@ -30,11 +30,9 @@ from consist.domain import (
     RunRecord,
     RunStatus,
     Signature,
-    canonical,
     combine_input_identities,
     merkle_identity,
 )
-from consist.domain.checks import check_facet_keys
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     ConsistError,
@@ -42,6 +40,7 @@ from consist.domain.errors import (
     InvalidInput,
     NotFound,
 )
+from consist.domain.labels import RunLabels
 from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
@@ -74,7 +73,7 @@ from consist.services.store.catalog_reader import LayeredCatalog
 from consist.services.store.catalog_writer import CatalogWriter
 from consist.services.store.journal import Journal
 from consist.services.store.snapshot_indexing import index_snapshots
-from consist.services.store.snapshots import SnapshotStore, check_run_arguments, check_run_id
+from consist.services.store.snapshots import SnapshotStore, check_run_id
 from consist.services.store.sync_batch import SyncBatch
 
 if TYPE_CHECKING:
@@ -377,33 +376,31 @@ class Tracker(Displayable):
         """
         self._check_open()
         check_run_id(run_id)
-        check_run_arguments(model, year, iteration, tags, parent_run_id)
+        labels = RunLabels.of(
+            model,
+            year=year,
+            iteration=iteration,
+            tags=tags,
+            parent_run_id=parent_run_id,
+            config=config,
+            facet=facet,
+            meta=meta,
+        )
+        extra: dict[str, Any] = {}
         if cache_mode is not None:
             persist = persist and check_cache_mode(cache_mode) != "readonly"
-            meta["cache_mode"] = cache_mode
+            extra["cache_mode"] = cache_mode
         if persist and check_unique and self._run_exists(run_id):
             raise DuplicateRun(run_id)
-        config_json = canonical.normalize(config if config is not None else {}, "config")
-        facet_json = canonical.normalize(facet, "facet") if facet is not None else None
-        check_facet_keys(facet_json, "facet")
         workspace = self.snapshots.workspace(run_id)
         if persist and write_start:
             workspace.mkdir(parents=True, exist_ok=True)
-        run = Run(
-            id=run_id,
-            model=model,
-            parent_run_id=parent_run_id,
-            year=year,
-            iteration=iteration,
-            tags=tags or (),
-            config=config_json if isinstance(config_json, dict) else {"value": config_json},
-            facet=facet_json if isinstance(facet_json, dict) or facet_json is None else None,
-            meta={
-                **canonical.normalize(meta, "meta"),  # type: ignore[dict-item]
-                "_physical_run_dir": str(workspace),
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-            },
+        run = labels.new_run(
+            run_id,
+            **extra,
+            _physical_run_dir=str(workspace),
+            pid=os.getpid(),
+            host=socket.gethostname(),
         )
         active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
         active.redact(self.redactor)  # the config hash is taken from the real values first

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any
 import attrs
 
 from consist.domain import Artifact, MountTable, RunRecord, RunStatus
-from consist.domain.checks import MAX_KEY_CHARS, check_int, check_text
-from consist.domain.errors import CatalogCorrupt, ConsistError, InvalidInput
+from consist.domain.checks import check_run_id as check_run_id  # re-exported: run ids name folders
+from consist.domain.errors import CatalogCorrupt, ConsistError
 from consist.domain.mount import WORKSPACE
 from consist.domain.redaction import Redactor
 from consist.files import write_atomically
@@ -31,17 +30,6 @@ SNAPSHOT_NAME = "consist.json"
 _REASONS = Redactor.of()
 SNAPSHOT_FORMAT = 1
 _WORKSPACE_URI = f"{WORKSPACE}://"
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@=-]{0,199}$")
-
-
-def check_run_id(run_id: str) -> str:
-    """Run ids name directories, so they must be safe file names."""
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
-        raise InvalidInput(
-            f"run id {run_id!r} must start with a letter or digit and contain only letters, "
-            "digits and . _ + @ = - (at most 200 characters, no '..')"
-        )
-    return run_id
 
 
 def snapshot_document(record: RunRecord) -> dict[str, Any]:
@@ -53,23 +41,6 @@ def snapshot_document(record: RunRecord) -> dict[str, Any]:
         if artifact["uri"].startswith(_WORKSPACE_URI):
             artifact["abs_path"] = None
     return document
-
-
-def check_run_arguments(
-    model: Any, year: Any, iteration: Any, tags: Any, parent_run_id: Any
-) -> None:
-    """The plain fields of a new run, checked before anything is written."""
-    check_text(model, "model", optional=True, max_chars=MAX_KEY_CHARS)
-    check_int(year, "year", optional=True)
-    check_int(iteration, "iteration", optional=True)
-    if tags is not None:
-        listed = [tags] if isinstance(tags, str) else tags
-        if not isinstance(listed, list | tuple | set | frozenset):
-            raise InvalidInput(f"tags must be a str or a list of str, not {type(tags).__name__}")
-        for tag in listed:
-            check_text(tag, "tag", max_chars=MAX_KEY_CHARS)
-    if parent_run_id is not None:
-        check_run_id(parent_run_id)
 
 
 class SnapshotStore:
