@@ -69,3 +69,39 @@ def test_a_sweep_reads_and_writes_s3_urls_on_dask_workers(
         assert [r.status for r in changed] == ["completed"] * 6 and changed.submitted == 6
         total = consist.load(changed[5].outputs["out"], tracker=tracker)
         assert list(total["pop"]) == [120, 240]
+
+
+def test_workers_leave_url_outputs_out_of_the_blob_store(
+    tmp_path: Path,
+    dask_client: Any,
+    s3_prefix: str,
+    s3_storage_options: dict[str, Any],
+    s3_client: Any,
+) -> None:
+    """With a blob store too, an output bound for a URL is stored once, at its URL."""
+    bucket, _, prefix = s3_prefix.partition("/")
+    s3_client.put_object(Bucket=bucket, Key=f"{prefix}/in/zones.csv", Body=_zones(1))
+    with consist.Tracker(
+        tmp_path / "runs",
+        db_path=tmp_path / "p.duckdb",
+        code_identity="function",
+        blobs=f"s3://{s3_prefix}/blobs",
+        storage_options=s3_storage_options,
+    ) as tracker:
+        results = tracker.map(
+            scale_zones,
+            [1, 2],
+            inputs={"zones": f"s3://{s3_prefix}/in/zones.csv"},
+            config=lambda f: {"factor": f},
+            outputs=lambda f: {"out": f"s3://{s3_prefix}/out/{f}.parquet"},
+            executor=dask_client,
+        )
+        assert [r.status for r in results] == ["completed"] * 2
+        assert [tracker.get_run(r.run_id).meta["executed_on"]["uploaded"] for r in results] == [
+            0,
+            0,
+        ]
+    listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/blobs/")
+    assert listing.get("KeyCount", 0) == 0
+    for factor in (1, 2):
+        s3_client.head_object(Bucket=bucket, Key=f"{prefix}/out/{factor}.parquet")

@@ -29,6 +29,7 @@ from consist.services.steps.engine import (
     record_call,
     serve_cached,
     sign_step,
+    url_outputs,
 )
 from consist.services.steps.map_executors import (
     MapRunner,
@@ -319,11 +320,13 @@ class _FanOut:
             self.tracker.end_run(opened.active, error=exc, signature=step.signature)
             raise
         assert request.fn is not None
+        bound_for_urls = url_outputs(request, opened.active)
         order = WorkOrder(
             opened.active.id,
             request.fn,
             dict(call.kwargs),
-            {k: str(p) for k, p in call.output_paths.items()},
+            # Files bound for a URL go there from the client, not also to the blob store.
+            {k: str(p) for k, p in call.output_paths.items() if k not in bound_for_urls},
             self._upload_to(opened),
         )
         self.pending[index] = _Pending(request, opened, call)
