@@ -37,11 +37,11 @@ from consist.ports import (
 from consist.services.data.file_footers import FileFooters, FileSignature, signature_of
 from consist.services.data.hybrid_views import (
     DRIVERS,
-    SYSTEM_COLUMNS,
     ColdFile,
     hybrid_view_sql,
 )
 from consist.services.data.ingestion import Ingestion, ingestions, schema_key
+from consist.services.data.view_types import mapped_class, typed_columns
 
 if TYPE_CHECKING:
     from consist.services.data.tracker_data import DataVirtualization
@@ -49,18 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["ViewFactory", "ViewSpec"]
 
 logger = logging.getLogger("consist.views")
-
-_DUCKDB_TYPES = {
-    "int64": "BIGINT",
-    "double": "DOUBLE",
-    "string": "VARCHAR",
-    "bool": "BOOLEAN",
-    "binary": "BLOB",
-    "date32[day]": "DATE",
-    "timestamp[us]": "TIMESTAMP",
-    "time64[us]": "TIME",
-    "decimal128(38, 10)": "DECIMAL(38, 10)",
-}
 
 
 @attrs.frozen
@@ -74,26 +62,6 @@ class ViewSpec:
 
     def matches(self, key: str, schema: str | None) -> bool:
         return key in self.keys or (self.schema is not None and schema == self.schema)
-
-
-def _typed_columns(model: type[Any]) -> str | None:
-    """A no-row SELECT giving the model's columns their types, so missing ones read NULL."""
-    from consist.services.data.validation import arrow_schema_for
-
-    try:
-        schema = arrow_schema_for(model)
-    except InvalidInput:
-        return None
-    columns = [
-        f"CAST(NULL AS {_DUCKDB_TYPES.get(str(f.type), 'VARCHAR')}) AS {quote_identifier(f.name)}"
-        for f in schema
-        if f.name not in SYSTEM_COLUMNS
-    ]
-    types = {"consist_year": "BIGINT", "consist_iteration": "BIGINT"}
-    columns += [
-        f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {quote_identifier(c)}" for c in SYSTEM_COLUMNS
-    ]
-    return f"SELECT {', '.join(columns)} WHERE false"
 
 
 class ViewFactory:
@@ -343,7 +311,7 @@ class ViewFactory:
         state.cold_files.extend(cold)
         if cold:
             parts.append(hybrid_view_sql(None, cold))
-        typed = _typed_columns(spec.model) if spec.model is not None else None
+        typed = typed_columns(spec.model) if spec.model is not None else None
         if typed is not None:
             parts.append(typed)
         if not parts:
@@ -448,7 +416,7 @@ class ViewFactory:
                             described["column_type"].to_pylist(), strict=True))  # fmt: skip
         cache_key = (sql_name, columns)
         if cache_key not in self._classes:
-            self._classes[cache_key] = _mapped_class(name, sql_name, columns)
+            self._classes[cache_key] = mapped_class(name, sql_name, columns)
         return self._classes[cache_key]
 
 
@@ -503,40 +471,3 @@ class _CatalogState:
             (a for a in artifacts if a.producer_run_id is not None), key=lambda a: a.created_at
         )
         return cls(produced, runs, ingested, ids_by_table, failed)
-
-
-def _sqlalchemy_type(duckdb_type: str) -> Any:
-    import sqlalchemy as sa
-
-    upper = duckdb_type.upper()
-    if upper in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT") or upper.startswith("UINT"):
-        return sa.BigInteger()
-    if upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL"):
-        return sa.Float()
-    if upper == "BOOLEAN":
-        return sa.Boolean()
-    if upper.startswith("TIMESTAMP"):
-        return sa.DateTime()
-    if upper == "DATE":
-        return sa.Date()
-    return sa.String()
-
-
-def _mapped_class(name: str, sql_name: str, columns: tuple[tuple[str, str], ...]) -> Any:
-    """A class mapped (imperatively, in a registry of its own) onto the view's columns."""
-    try:
-        import sqlalchemy as sa
-        from sqlalchemy.orm import registry
-    except ImportError:
-        raise InvalidInput(
-            "tracker.views.<Name> returns SQLAlchemy classes; install sqlalchemy "
-            "(pip install sqlmodel), or query the view by its SQL name with run_query"
-        ) from None
-    table = sa.Table(
-        sql_name, sa.MetaData(), *(sa.Column(c, _sqlalchemy_type(t)) for c, t in columns)
-    )
-    doc = f"View {sql_name}: {', '.join(c for c, _ in columns)}."
-    cls = type(f"V{name}" if not name.startswith("v_") else name, (), {"__doc__": doc})
-    # A view has no primary key; the mapper needs one to build, never to select.
-    registry().map_imperatively(cls, table, primary_key=list(table.columns))
-    return cls
