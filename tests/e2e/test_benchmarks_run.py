@@ -26,4 +26,4 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
     figures = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert figures and all(isinstance(f["median"], float) for f in figures)
     reported = {f["benchmark"].split(".")[0] for f in figures}
-    assert {"blobs", "catalog", "tracker", "tracker_views", "views"} <= reported
+    assert {"blobs", "catalog", "fanout", "tracker", "tracker_views", "views"} <= reported
