@@ -40,5 +40,10 @@ class forward(Generic[S, P, R]):
             return self
         return getattr(getattr(obj, self.collaborator), self.method.__name__)
 
+    def __call__(self, obj: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """``Tracker.get_run(tracker, ...)``: called on the class, as a plain method is."""
+        bound: Callable[P, R] = self.__get__(obj)
+        return bound(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"<forward to {self.collaborator}.{self.method.__name__}>"
