@@ -49,3 +49,18 @@ def test_registered_entry_points_are_found() -> None:
 
     names = {ep.name for ep in entry_points(group=plugins.CATALOG)}
     assert {"duckdb", "sqlite"} <= names
+
+
+def test_url_artifacts_get_the_blob_settings_storage_options() -> None:
+    """The blob store's options reach URL artifacts of its own scheme; with no remote
+    blob store they reach every URL."""
+    from consist.config import BlobSettings
+
+    options = {"anon": True}
+    shared = container_for(Settings(blobs=BlobSettings(storage_options=options))).remote()
+    assert shared.filesystem("memory://b/x.csv")[0].storage_options.get("anon") is True
+    on_s3 = container_for(
+        Settings(blobs=BlobSettings(url="s3://bucket/blobs", storage_options=options))
+    ).remote()
+    assert on_s3.filesystem("s3://other/x.csv")[0].storage_options.get("anon") is True
+    assert "anon" not in on_s3.filesystem("memory://b/x.csv")[0].storage_options
