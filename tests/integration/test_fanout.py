@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.fanout_steps import dies_once, fails_on, grow, square
+from tests.support.fanout_steps import dies_once, fails_on, grow, interrupted, square
 
 import consist
 from consist.domain.errors import InvalidInput
@@ -234,3 +234,29 @@ def test_scenario_map_puts_outputs_in_the_coupler_and_records_steps(
         assert sc.coupler.get("out").id == results[2].outputs["out"].id
     assert [s["status"] for s in sc.steps] == ["completed"] * 3
     assert {tracker.get_run(r.run_id).parent_run_id for r in results} == {"sweep"}
+
+
+def test_an_interrupted_map_leaves_no_run_running(tracker: Any) -> None:
+    """Ctrl-C inside an item propagates, and the run it had opened is ended, not left
+    'running' for the next process to find."""
+    with pytest.raises(KeyboardInterrupt):
+        tracker.map(interrupted, [1, 2], config=lambda x: {"x": x}, **OUT)
+    runs = tracker.find_runs(model="interrupted")
+    assert [str(r.status) for r in runs] == ["failed"]
+
+
+def test_pool_workers_store_outputs_in_the_blob_store(tmp_path: Path, pool: Any) -> None:
+    """With a blob store, the worker that wrote an output stores it; the client records
+    the digest and has nothing left to archive."""
+    with consist.Tracker(
+        tmp_path / "runs",
+        db_path=tmp_path / "p.duckdb",
+        code_identity="function",
+        blobs=str(tmp_path / "blobs"),
+    ) as tracker:
+        results = tracker.map(square, [4, 5], config=lambda x: {"x": x}, executor=pool, **OUT)
+        for result in results:
+            out = result.outputs["out"]
+            assert out.meta["blob_digest"] == out.content_hash
+            assert tracker.get_run(result.run_id).meta["executed_on"]["uploaded"] == 1
+            assert tracker.blobs.exists(out.content_hash)

@@ -35,3 +35,8 @@ def grow(population: Path, config: dict[str, Any], output_paths: dict[str, Path]
     """One year of a chain: next year's population from this year's."""
     people = int(population.read_text()) * (100 + config["rate"]) // 100
     Path(output_paths["population"]).write_text(str(people))
+
+
+def interrupted(config: dict[str, Any], output_paths: dict[str, Path]) -> None:
+    """Stands for Ctrl-C arriving while an item runs in the calling process."""
+    raise KeyboardInterrupt

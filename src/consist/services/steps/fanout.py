@@ -376,9 +376,10 @@ class _FanOut:
             self._cancel()
 
     def _cancel(self) -> None:
-        for index in self.runner.cancel_pending():
-            pending = self.pending.pop(index)
-            error = RunFailed("cancelled: the map stopped at the first failure")
+        self.runner.cancel_pending()
+        for index, pending in list(self.pending.items()):  # opened here: each is ended here
+            del self.pending[index]
+            error = RunFailed("cancelled: the map stopped before this item finished")
             run = self.tracker.end_run(pending.opened.active, error=error)
             self.results[index] = MapResult(
                 index, self.items[index], "cancelled", RunResult(run, {}), "RunFailed", str(error)
