@@ -260,3 +260,25 @@ def test_pool_workers_store_outputs_in_the_blob_store(tmp_path: Path, pool: Any)
             assert out.meta["blob_digest"] == out.content_hash
             assert tracker.get_run(result.run_id).meta["executed_on"]["uploaded"] == 1
             assert tracker.blobs.exists(out.content_hash)
+
+
+def test_scenario_map_chains_years_from_a_coupler_key(tracker: Any, tmp_path: Path) -> None:
+    """In a scenario the chain starts from a coupler key and every year is a step."""
+    (tmp_path / "base.txt").write_text("1000")
+    with consist.scenario("growth", tracker=tracker) as sc:
+        sc.run("seed", lambda: tmp_path / "base.txt", outputs=["population"])
+        years = sc.map(
+            grow,
+            [2030, 2031],
+            year=lambda y: y,
+            config={"rate": 10},
+            inputs={"population": "population"},
+            outputs=["population"],
+            output_paths={"population": "population.txt"},
+            chain="population",
+        )
+    assert [tracker.artifact_path(r.outputs["population"]).read_text() for r in years] == [
+        "1100", "1210",
+    ]  # fmt: skip
+    assert sc.coupler.get("population").id == years[1].outputs["population"].id
+    assert [s["year"] for s in sc.steps] == [None, 2030, 2031]

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from tests.support.dask_cluster import task_counts
-from tests.support.fanout_steps import dies_once, fails_on, grow, square
+from tests.support.fanout_steps import dies_once, fails_on, grow, slow_unless_bad, square
 
 import consist
+from consist.services.steps.fanout import MapStopped
 
 OUT = {"outputs": ["out"], "output_paths": {"out": "out.txt"}}
 
@@ -61,6 +62,21 @@ def test_one_failing_item_fails_alone(tracker: Any, dask_client: Any) -> None:
         fails_on, range(6), config=lambda x: {"x": x, "bad": 4}, executor=dask_client, **OUT
     )
     assert rerun.submitted == 1 and rerun[4].status == "failed"
+
+
+def test_fail_fast_cancels_the_tasks_on_the_cluster(tracker: Any, dask_client: Any) -> None:
+    """The first failure cancels what is still queued or running: those runs end as
+    failed ('cancelled'), none is left running, none is recorded completed."""
+    config = lambda x: {"x": x, "bad": 0, "sleep": 3}  # noqa: E731
+    with pytest.raises(MapStopped) as stopped:
+        tracker.map(
+            slow_unless_bad, range(6), config=config, executor=dask_client, fail_fast=True, **OUT
+        )
+    statuses = [r.status for r in stopped.value.results]
+    assert statuses == ["failed"] + ["cancelled"] * 5
+    runs = tracker.find_runs(model="slow_unless_bad")
+    assert sorted(str(r.status) for r in runs) == ["failed"] * 6
+    assert all("cancelled" in (r.error_message or "") for r in runs if r.config["x"] != 0)
 
 
 def test_a_worker_killed_mid_task_is_rescheduled_and_recorded_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,11 @@ def grow(population: Path, config: dict[str, Any], output_paths: dict[str, Path]
 def interrupted(config: dict[str, Any], output_paths: dict[str, Path]) -> None:
     """Stands for Ctrl-C arriving while an item runs in the calling process."""
     raise KeyboardInterrupt
+
+
+def slow_unless_bad(config: dict[str, Any], output_paths: dict[str, Path]) -> None:
+    """Fails at once for the bad item; every other item takes ``config["sleep"]`` seconds."""
+    if config["x"] == config["bad"]:
+        raise ValueError(f"item {config['x']} is bad")
+    time.sleep(config["sleep"])
+    Path(output_paths["out"]).write_text(str(config["x"]))
