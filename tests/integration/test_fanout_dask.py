@@ -15,6 +15,7 @@ from tests.support.dask_cluster import task_counts
 from tests.support.fanout_steps import dies_once, fails_on, grow, slow_unless_bad, square
 
 import consist
+from consist.domain.errors import InvalidInput
 from consist.services.steps.fanout import MapStopped
 
 OUT = {"outputs": ["out"], "output_paths": {"out": "out.txt"}}
@@ -160,3 +161,18 @@ def test_workers_store_outputs_in_s3_through_the_blob_store(
         tracker.artifact_path(seven).unlink()
         restored = tracker.restore_from_blobs(seven, tmp_path / "restored.txt")
         assert restored is not None and restored.read_text() == "49"
+
+
+@pytest.mark.timeout(120)  # before the check, this map waited forever
+def test_a_step_the_workers_cannot_import_is_refused_up_front(
+    tracker: Any, dask_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dask would leave such a task waiting forever; map says which module is missing
+    before it opens any run."""
+    (tmp_path / "only_here.py").write_text("def step(config):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # this process sees it; the workers do not
+    import only_here  # type: ignore[import-not-found]
+
+    with pytest.raises(InvalidInput, match="cannot import 'only_here'"):
+        tracker.map(only_here.step, [1, 2], config=lambda x: {"x": x}, executor=dask_client)
+    assert tracker.find_runs() == []

@@ -174,7 +174,9 @@ def run_map(
     links = _chain_links(chain)
     callables = {k for k, v in options.items() if k in PER_ITEM_OPTIONS and callable(v)}
     per_item = [item_options(i, item, options, callables) for i, item in enumerate(items)]
-    fan = _FanOut(tracker, fn, items, runner_for(executor), fail_fast, prepare)
+    runner = runner_for(executor)
+    runner.check(fn)
+    fan = _FanOut(tracker, fn, items, runner, fail_fast, prepare)
     with _ProgressBar(tracker, progress, len(items), getattr(fn, "__name__", "step")) as tick:
         fan.tick = tick
         try:

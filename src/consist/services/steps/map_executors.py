@@ -8,6 +8,7 @@ records every run. This module stays light, since every worker imports it.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import os
 import socket
 import time
@@ -83,6 +84,10 @@ class MapRunner(Protocol):
 
     remote: bool  # orders cross a process boundary (arguments are pickled)
 
+    def check(self, fn: Callable[..., Any]) -> None:
+        """Raise ``InvalidInput`` if the workers cannot run ``fn`` at all (before any run opens)."""
+        ...
+
     def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
         """Send orders (index, order) to run, all in one go where the executor can."""
         ...
@@ -107,6 +112,9 @@ class InProcessRunner:
 
     def __init__(self) -> None:
         self._done: list[tuple[int, Outcome]] = []
+
+    def check(self, fn: Callable[..., Any]) -> None:
+        pass
 
     def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
         for index, order in orders:
@@ -138,6 +146,9 @@ class PoolRunner:
         self._pool = pool
         self._owned = owned
         self._pending: dict[cf.Future[WorkReport], int] = {}
+
+    def check(self, fn: Callable[..., Any]) -> None:
+        pass  # a forked worker has every module this process imported
 
     def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
         for index, order in orders:
@@ -183,6 +194,21 @@ class DaskRunner:
         self._pending: dict[str, int] = {}
         self._futures: dict[str, Any] = {}
         self._completed = as_completed([], with_results=False)  # type: ignore[no-untyped-call]
+
+    def check(self, fn: Callable[..., Any]) -> None:
+        # A task whose function a worker cannot import is not an error Dask reports:
+        # the worker drops its connection and the task waits forever. Ask first.
+        module = getattr(fn, "__module__", None)
+        if not module or module == "__main__":
+            return  # shipped by value
+        try:
+            self._client.run(importlib.import_module, module)
+        except ImportError as exc:
+            raise InvalidInput(
+                f"the Dask workers cannot import {module!r}, which defines "
+                f"{getattr(fn, '__qualname__', fn)!r} ({exc}); install it on the workers "
+                "or put its folder on their PYTHONPATH"
+            ) from None
 
     def submit(self, orders: Sequence[tuple[int, WorkOrder]]) -> None:
         if not orders:
