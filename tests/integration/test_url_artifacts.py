@@ -29,7 +29,6 @@ from consist.domain.errors import (
     AdapterNotFound,
     ConsistError,
     IntegrityError,
-    InvalidInput,
     InvalidURI,
     RemoteObjectMissing,
     RemoteStoreError,
@@ -72,7 +71,7 @@ def _s3_gets(caplog: pytest.LogCaptureFixture) -> int:
 
 def _cached_files(root: Path) -> list[Path]:
     cache = root / "runs" / ".consist" / "remote-cache"
-    return [p for p in cache.rglob("*") if p.is_file() and p.name != ".sha256"]
+    return [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")]
 
 
 def count_zones(zones: pd.DataFrame) -> dict[str, Any]:
@@ -384,7 +383,7 @@ def test_bad_urls_are_refused_naming_the_url(tmp_path: Path) -> None:
     with consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker:
         for url, why in (
             ("s3://", "names no object"),
-            ("memory://bucket/folder/", "not a folder"),
+            ("memory://bucket/folder/", "ends with"),
             ("s3://user:pw@bucket/x.csv", "credentials"),
         ):
             with pytest.raises(InvalidURI, match=why) as caught:
@@ -470,18 +469,42 @@ def test_a_scheme_whose_package_is_missing_says_what_to_install(tmp_path: Path) 
         tracker.run(count_zones, inputs={"zones": "gs://bucket/zones.csv"}, outputs=["t"])
 
 
-def test_a_folder_bound_for_a_url_is_refused_naming_both(tmp_path: Path) -> None:
-    """Folders (a Zarr store, say) cannot go to a URL yet: a clear refusal, not a
-    'not written' error."""
+def test_a_folder_at_a_url_is_an_input_and_an_output(tmp_path: Path) -> None:
+    """A Zarr store returned by a step goes to its URL as a folder; read back, its
+    identity is the folder's; a later step taking the URL links to its producer; a
+    changed chunk is a miss."""
+    xr = pytest.importorskip("xarray")
+    fs = fsspec.filesystem("memory")
     url = f"memory://consist-{uuid.uuid4().hex}/grid.zarr"
+    calls: list[int] = []
 
-    def make(output_paths: dict[str, Path]) -> None:
-        Path(output_paths["grid"]).mkdir()
-        (Path(output_paths["grid"]) / "chunk").write_bytes(b"x")
+    def make() -> Any:
+        return xr.Dataset({"flow": ("zone", [1.0, 2.0, 3.0])})
 
-    with (
-        consist.Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb") as tracker,
-        pytest.raises(InvalidInput, match="is a folder") as caught,
-    ):
-        tracker.run(make, outputs={"grid": url})
-    assert url in str(caught.value)
+    def total(grid: Any) -> dict[str, Any]:
+        calls.append(1)
+        return {"sum": pd.DataFrame({"flow": [float(grid["flow"].sum())]})}
+
+    with consist.Tracker(
+        run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb", hashing_strategy="full"
+    ) as tracker:
+        made = tracker.run(make, outputs={"grid": url})
+        grid = made.outputs["grid"]
+        assert grid.uri == url and grid.driver == "zarr" and fs.isdir(url)
+        assert grid.content_hash is not None and grid.content_hash.startswith("dir:")
+        assert float(consist.load(grid, tracker=tracker)["flow"].sum()) == 6.0
+        first = tracker.run(total, inputs={"grid": url}, outputs=["sum"])
+        read = tracker.get_artifacts_for_run(first.run.id).inputs["grid"]
+        assert read.producer_run_id == made.run.id
+        assert tracker.run(total, inputs={"grid": url}, outputs=["sum"]).cache_hit
+        chunk = next(name for name in fs.find(url) if name.rsplit("/", 1)[-1][0].isdigit())
+        fs.pipe(chunk, fs.cat(chunk) + b"")  # rewritten: a new version, same bytes
+        assert tracker.run(total, inputs={"grid": url}, outputs=["sum"]).cache_hit
+        assert len(calls) == 1
+    with consist.Tracker(
+        run_dir=tmp_path / "other", db_path=tmp_path / "o.duckdb", hashing_strategy="fast"
+    ) as other:
+        fresh = consist.load(grid, tracker=other)  # another machine: fetched from the URL
+        assert float(fresh["flow"].sum()) == 6.0
+        (xr.Dataset({"flow": ("zone", [5.0, 5.0, 5.0])})).to_zarr(fs.get_mapper(url), mode="w")
+        assert not other.run(total, inputs={"grid": url}, outputs=["sum"]).cache_hit

@@ -7,7 +7,9 @@ check never downloads it; the content hash is computed only when asked for.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+from collections.abc import Iterable
 
 import attrs
 
@@ -56,7 +58,10 @@ def check_remote_url(url: str) -> str:
     if not rest.strip("/") or "\x00" in rest:
         raise InvalidURI(f"{url!r} names no object: give bucket and key, e.g. s3://bucket/x.csv")
     if rest.endswith("/"):
-        raise InvalidURI(f"{url!r} ends with '/': a URL artifact is one object, not a folder")
+        raise InvalidURI(
+            f"{url!r} ends with '/'; name a folder without it ({url.rstrip('/')!r}), "
+            "so that it is recorded under one URL"
+        )
     return url
 
 
@@ -78,6 +83,9 @@ class ObjectStat:
     url: str
     size: int
     version: str | None
+    # A folder (a prefix holding objects, such as a Zarr store): its size is the sum of
+    # its objects' sizes and its version a digest of their names, versions and sizes.
+    is_folder: bool = False
 
     @property
     def identity(self) -> str | None:
@@ -85,3 +93,20 @@ class ObjectStat:
         if self.version is None:
             return None
         return f"{OBJECT_IDENTITY_PREFIX}{self.version}:{self.size}"
+
+
+def folder_version(objects: Iterable[tuple[str, str | None, int]]) -> str:
+    """A folder's version token from its objects' (relative name, version, size)."""
+    listing = hashlib.sha256()
+    for name, version, size in sorted(objects, key=lambda entry: entry[0]):
+        listing.update(f"{name}\x00{version}\x00{size}\n".encode())
+    return f"tree={listing.hexdigest()}"
+
+
+def manifest_identity(files: Iterable[tuple[str, str]]) -> str:
+    """``dir:<sha256>`` over sorted (relative posix name, file identity) pairs: the
+    identity of a folder's content, the same for a local folder and a folder in a store."""
+    manifest = hashlib.sha256()
+    for name, identity in sorted(files):
+        manifest.update(f"{name}\x00{identity}\n".encode())
+    return f"dir:{manifest.hexdigest()}"

@@ -9,7 +9,12 @@ from consist.domain.remote import ObjectStat
 
 
 class RemoteFiles(Protocol):
-    """Reads, writes and describes single objects at URLs (``s3://``, ``gs://``, ``memory://``).
+    """Reads, writes and describes objects at URLs (``s3://``, ``gs://``, ``memory://``).
+
+    A URL names one object or a folder of them (a prefix, such as a Zarr store):
+    ``stat`` then describes the whole folder (``is_folder``), ``download`` writes a
+    local folder and answers its ``dir:`` manifest identity, and ``upload`` of a
+    local folder makes the URL hold exactly its files.
 
     Every method raises ``InvalidURI`` for a URL no installed filesystem can
     open, ``AdapterNotFound`` when the scheme needs a package that is missing,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from consist.domain.errors import InvalidURI, RemoteObjectMissing
-from consist.domain.remote import ObjectStat
+from consist.domain.remote import ObjectStat, manifest_identity
 
 __all__ = ["RemoteFilesContract"]
 
@@ -92,3 +92,31 @@ class RemoteFilesContract:
         assert located.split("://", 1)[0] == url.split("://", 1)[0]
         with filesystem.open(located, "rb") as handle:
             assert handle.read() == b"in place"
+
+    def test_a_folder_uploads_whole_and_downloads_whole(
+        self, remote: Any, base_url: str, tmp_path: Path
+    ) -> None:
+        """A folder URL holds exactly the uploaded folder; it reads back as a folder
+        whose ``dir:`` identity is that of its files."""
+        source = tmp_path / "grid.zarr"
+        (source / "flow" / "c").mkdir(parents=True)
+        (source / "zarr.json").write_bytes(b"{}")
+        (source / "flow" / "c" / "0").write_bytes(b"chunk-0")
+        url = f"{base_url}/grid.zarr"
+        stat = remote.upload(source, url)
+        assert stat.is_folder and stat.size == 9 and stat.version
+        fetched, identity = remote.download(url, tmp_path / "copy" / "grid.zarr")
+        assert fetched == stat
+        copy = tmp_path / "copy" / "grid.zarr"
+        assert (copy / "flow" / "c" / "0").read_bytes() == b"chunk-0"
+        assert identity == manifest_identity(
+            [
+                ("flow/c/0", hashlib.sha256(b"chunk-0").hexdigest()),
+                ("zarr.json", hashlib.sha256(b"{}").hexdigest()),
+            ]
+        )
+        (source / "flow" / "c" / "0").unlink()
+        smaller = remote.upload(source, url)
+        assert smaller.size == 2 and smaller.version != stat.version
+        remote.download(url, copy)
+        assert [p.name for p in copy.rglob("*") if p.is_file()] == ["zarr.json"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,7 +20,12 @@ from consist.domain.errors import (
     RemoteObjectMissing,
     RemoteStoreError,
 )
-from consist.domain.remote import ObjectStat, check_remote_url
+from consist.domain.remote import (
+    ObjectStat,
+    check_remote_url,
+    folder_version,
+    manifest_identity,
+)
 from consist.files import temp_file_beside
 
 from ._store import _USERINFO, _secret_strings
@@ -74,11 +81,15 @@ class FsspecRemoteFiles:
         with self._vendor_errors(url, "stat"):
             fs.invalidate_cache(path)  # a listing cached earlier would hide a new version
             info = fs.info(path)
+            if info.get("type") == "directory":
+                return self._folder_stat(url, self._objects(fs, path))
         return self._stat_of(url, info)
 
     def download(self, url: str, destination: Path) -> tuple[ObjectStat, str]:
         fs, path = self._open(url)
         before = self.stat(url)
+        if before.is_folder:
+            return self._download_folder(fs, path, url, before, destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = temp_file_beside(destination)
         try:
@@ -100,6 +111,8 @@ class FsspecRemoteFiles:
 
     def upload(self, source: Path, url: str) -> ObjectStat:
         fs, path = self._open(url)
+        if source.is_dir():
+            return self._upload_folder(fs, path, url, source)
         with self._vendor_errors(url, "upload"):
             parent = fs._parent(path)
             if parent and not fs.exists(parent):
@@ -111,6 +124,79 @@ class FsspecRemoteFiles:
     def filesystem(self, url: str) -> tuple[Any, str]:
         fs, path = self._open(url)
         return fs, fs.unstrip_protocol(path)
+
+    # -- folders -----------------------------------------------------------
+
+    def _objects(self, fs: Any, path: str) -> dict[str, dict[str, Any]]:
+        """Every object under the folder ``path``, by name relative to it."""
+        found = fs.find(path, detail=True)
+        prefix = path.rstrip("/") + "/"
+        return {
+            name[len(prefix) :]: info
+            for name, info in found.items()
+            if name.startswith(prefix) and info.get("type") != "directory"
+        }
+
+    def _folder_stat(self, url: str, objects: dict[str, dict[str, Any]]) -> ObjectStat:
+        if not objects:
+            raise RemoteObjectMissing(f"no object under {self._shown(url)} (an empty folder)", url)
+        entries = [
+            (name, self._stat_of(url, info).version, int(info.get("size") or 0))
+            for name, info in objects.items()
+        ]
+        size = sum(entry[2] for entry in entries)
+        return ObjectStat(url=url, size=size, version=folder_version(entries), is_folder=True)
+
+    def _download_folder(
+        self, fs: Any, path: str, url: str, before: ObjectStat, destination: Path
+    ) -> tuple[ObjectStat, str]:
+        """Every object of the folder into a temp folder beside ``destination``, hashed on
+        the way, renamed into place once complete."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+        try:
+            digests: list[tuple[str, str]] = []
+            with self._vendor_errors(url, "download"):
+                for name in sorted(self._objects(fs, path)):
+                    target = temp.joinpath(*name.split("/"))
+                    if not target.resolve().is_relative_to(temp.resolve()):
+                        raise InvalidInput(f"{self._shown(url)} holds an object named {name!r}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with (
+                        fs.open(f"{path.rstrip('/')}/{name}", "rb") as src,
+                        open(target, "wb") as sink,
+                    ):
+                        digest, _ = copy_hashing(src, sink.write, lambda _n: None)
+                    digests.append((name, digest))
+            if self.stat(url) != before:
+                raise RemoteStoreError(
+                    f"{self._shown(url)} changed while it was being read; try again", url
+                )
+            if destination.exists():
+                shutil.rmtree(destination)
+            os.replace(temp, destination)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        return before, manifest_identity(digests)
+
+    def _upload_folder(self, fs: Any, path: str, url: str, source: Path) -> ObjectStat:
+        """Each file under ``source`` to the same name under ``url``; objects already there
+        that the folder does not hold are removed, so the URL holds exactly the folder."""
+        names = {
+            p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*")) if p.is_file()
+        }
+        with self._vendor_errors(url, "upload"):
+            base = path.rstrip("/")
+            if fs.exists(base) and fs.info(base).get("type") == "directory":
+                stale = [f"{base}/{name}" for name in self._objects(fs, base) if name not in names]
+                if stale:
+                    fs.rm(stale)
+            elif fs.exists(base):
+                fs.rm_file(base)  # an object where the folder goes: replaced by the folder
+            for name, file in names.items():
+                fs.put_file(os.fspath(file), f"{base}/{name}")
+        return self.stat(url)
 
     # -- helpers -----------------------------------------------------------
 

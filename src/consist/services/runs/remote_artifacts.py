@@ -10,12 +10,13 @@ step returns.
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Direction, new_id
-from consist.domain.errors import HashConflict, InvalidInput, MissingOutputFile
+from consist.domain.errors import HashConflict, MissingOutputFile
 from consist.domain.remote import check_remote_url, object_name
 from consist.services.data.drivers import infer_driver
 from consist.services.runs.capture import stem
@@ -98,12 +99,7 @@ def upload_output(
     index: ArtifactIndex, active: ActiveRun, key: str, staged: Path, url: str
 ) -> Artifact:
     """Upload what the step wrote at ``staged`` to ``url`` and log it as output ``key``."""
-    if staged.is_dir():
-        raise InvalidInput(
-            f"output {key!r} is a folder ({staged.name}); a URL output is one object, so "
-            f"{url} cannot take it: write one file, or log the folder to a local path"
-        )
-    if not staged.is_file():
+    if not staged.exists():
         raise MissingOutputFile(
             f"output {key!r} for {url} was not written: the step must write the file "
             f"{staged} (output_paths[{key!r}]), which Consist then uploads"
@@ -121,7 +117,10 @@ def upload_output(
     active.link(artifact, Direction.OUTPUT, key)
     staging = active.workspace / STAGING_DIR
     if staged.is_relative_to(staging):  # the bytes now live at the URL and in the cache
-        staged.unlink()
+        if staged.is_dir():
+            shutil.rmtree(staged)
+        else:
+            staged.unlink()
         with contextlib.suppress(OSError):  # tidy the staging folders once empty
             for folder in (staged.parent, staging):
                 folder.rmdir()

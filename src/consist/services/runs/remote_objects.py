@@ -19,11 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from consist.domain.errors import AdapterNotFound, IntegrityError
-from consist.domain.remote import OBJECT_IDENTITY_PREFIX, ObjectStat, object_name
+from consist.domain.remote import (
+    OBJECT_IDENTITY_PREFIX,
+    ObjectStat,
+    manifest_identity,
+    object_name,
+)
 from consist.files import sha256_of_file, write_atomically
 from consist.ports import RemoteFiles
 
 _DIGEST_FILE = ".sha256"
+_VERSION_FILE = ".version"
 
 
 class RemoteObjects:
@@ -103,15 +109,20 @@ class RemoteObjects:
         The local file becomes the cached copy of the new version, so reading the
         output back downloads nothing.
         """
-        digest = sha256_of_file(source) if self.strategy == "full" else None
+        digest = content_digest(source) if self.strategy == "full" else None
         stat = self.files.upload(source, url)
         if digest is None and stat.identity is None:  # no version to go by: hash it here
-            digest = sha256_of_file(source)
+            digest = content_digest(source)
         entry = self._entry(stat)
         with self._lock:
             _drop_other_versions(entry)
             entry.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, entry)
+            if source.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                shutil.copytree(source, entry)
+            else:
+                shutil.copy2(source, entry)
+            _mark_complete(entry, stat)
             if digest is not None:
                 _write_digest(entry, digest)
         if digest is None and stat.identity is not None:
@@ -137,7 +148,7 @@ class RemoteObjects:
             known = _read_digest(entry)
             if known is not None:
                 return known
-            digest = sha256_of_file(entry)  # cached by a fast-mode load: hash the local copy
+            digest = content_digest(entry)  # cached by a fast-mode load: hash the local copy
             _write_digest(entry, digest)
             return digest
         return self._fetch(stat, entry)
@@ -153,6 +164,7 @@ class RemoteObjects:
             raise IntegrityError(
                 f"{stat.url} changed while Consist was identifying it; run the step again"
             )
+        _mark_complete(entry, stat)
         _write_digest(entry, digest)
         return digest
 
@@ -162,11 +174,30 @@ class RemoteObjects:
         return self._digest(stat) == recorded if entry.exists() else False
 
 
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file, or the ``dir:`` manifest identity of a folder's files."""
+    if not path.is_dir():
+        return sha256_of_file(path)
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return manifest_identity((p.relative_to(path).as_posix(), sha256_of_file(p)) for p in files)
+
+
 def _complete(entry: Path, stat: ObjectStat) -> bool:
+    """Whether the cache holds this version of the object whole."""
+    if stat.version is None:
+        return False
     try:
-        return stat.version is not None and entry.stat().st_size == stat.size
+        marker = (entry.parent / _VERSION_FILE).read_text()
+        if stat.is_folder:
+            return entry.is_dir() and marker == stat.version
+        return entry.stat().st_size == stat.size and marker == stat.version
     except OSError:
         return False
+
+
+def _mark_complete(entry: Path, stat: ObjectStat) -> None:
+    if stat.version is not None:
+        write_atomically(entry.parent / _VERSION_FILE, iter([stat.version.encode()]), False)
 
 
 def _read_digest(entry: Path) -> str | None:
@@ -174,7 +205,7 @@ def _read_digest(entry: Path) -> str | None:
         text = (entry.parent / _DIGEST_FILE).read_text().strip()
     except OSError:
         return None
-    return text if len(text) == 64 else None
+    return text if len(text.removeprefix("dir:")) == 64 else None
 
 
 def _write_digest(entry: Path, digest: str) -> None:
