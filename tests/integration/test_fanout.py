@@ -77,6 +77,27 @@ def test_second_map_is_all_hits_and_submits_nothing(
     assert len(calls(tmp_path / "calls")) == 8
 
 
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_goes_to_stderr_when_asked(tmp_path: Path, progress: bool) -> None:
+    """progress=True draws the bar on stderr (even off a terminal); False keeps quiet."""
+    program = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path.cwd())!r})
+        import consist
+        from tests.support.fanout_steps import square
+        with consist.Tracker({str(tmp_path / "runs")!r}, db_path={str(tmp_path / "p.duckdb")!r},
+                             code_identity="function") as t:
+            t.map(square, range(3), config=lambda x: {{"x": x}}, outputs=["out"],
+                  output_paths={{"out": "out.txt"}}, progress={progress})
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ("map square" in done.stderr) == progress
+    assert "map square" not in done.stdout
+
+
 def test_a_later_process_gets_the_hits(tmp_path: Path) -> None:
     """A map in a fresh process finds the runs of an earlier process and runs nothing."""
     program = textwrap.dedent(

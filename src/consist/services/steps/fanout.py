@@ -461,9 +461,10 @@ class _ProgressBar:
     def __enter__(self) -> Callable[[MapResult], None]:
         if not self._show:
             return lambda _: None
+        from rich.console import Console
         from rich.progress import Progress
 
-        self._bar = Progress(transient=False)
+        self._bar = Progress(console=Console(stderr=True), transient=False)
         self._bar.start()
         self._task = self._bar.add_task(f"map {self._name}", total=self._total)
         return self._tick
