@@ -12,14 +12,11 @@ import functools
 import logging
 import os
 import re
-import socket
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
-
-import attrs
 
 from consist.display import cards
 from consist.domain import (
@@ -35,8 +32,6 @@ from consist.domain import (
 )
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
-    ConsistError,
-    DuplicateRun,
     InvalidInput,
     NotFound,
 )
@@ -50,14 +45,14 @@ from consist.services.data.tracker_data import DataVirtualization
 from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity, code_hash
 from consist.services.identity.hashing import FileHasher, HashMemo
-from consist.services.identity.provenance import write_sidecar
-from consist.services.runs import context, deferred_outputs, owners
+from consist.services.runs import context, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
     ArtifactLogging,
 )
 from consist.services.runs.events import EventHooks
 from consist.services.runs.explain import Explanation, explain_run
+from consist.services.runs.lifecycle import RunLifecycle
 from consist.services.runs.queries import RunQueries
 from consist.services.runs.remote_objects import RemoteObjects
 from consist.services.sharing import publish as sharing
@@ -216,6 +211,23 @@ class Tracker(Displayable):
             run_in_progress=_run_in_progress,
         )
         self._signatures: dict[str, str | None] = {}
+        self.lifecycle = RunLifecycle(
+            owner=self,
+            snapshots=self.snapshots,
+            mounts=self.mounts,
+            redactor=self.redactor,
+            events=self.events,
+            hasher=self.hasher,
+            rows=self.data,
+            persist=self._persist,
+            run_exists=self._run_exists,
+            read_record=self.get_record,
+            sign=self.signature_of_active,
+            archive=functools.partial(sharing.archive_outputs, self),
+            remember_signature=self._signatures.__setitem__,
+            resolve_path=self.artifacts.resolve_path,
+            sidecars=sidecars,
+        )
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
@@ -390,29 +402,15 @@ class Tracker(Displayable):
         if cache_mode is not None:
             persist = persist and check_cache_mode(cache_mode) != "readonly"
             extra["cache_mode"] = cache_mode
-        if persist and check_unique and self._run_exists(run_id):
-            raise DuplicateRun(run_id)
-        workspace = self.snapshots.workspace(run_id)
-        if persist and write_start:
-            workspace.mkdir(parents=True, exist_ok=True)
-        run = labels.new_run(
+        return self.lifecycle.open(
             run_id,
-            **extra,
-            _physical_run_dir=str(workspace),
-            pid=os.getpid(),
-            host=socket.gethostname(),
+            labels,
+            persist=persist,
+            check_unique=check_unique,
+            write_start=write_start,
+            enter_context=enter_context,
+            meta=extra,
         )
-        active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
-        active.redact(self.redactor)  # the config hash is taken from the real values first
-        active.persist = persist
-        if persist and write_start:
-            self.snapshots.mark_active(run_id)
-            self._persist(active)
-        if enter_context:
-            active.context_token = context.push_run(active)
-        if persist:
-            self.events.fire_started(active.run)
-        return active
 
     def end_run(
         self,
@@ -424,43 +422,7 @@ class Tracker(Displayable):
     ) -> Run:
         """Finish a run begun with :meth:`begin_run`: completed, or failed with ``error``."""
         active = active or context.current_run("end_run")
-        if active.run.status is not RunStatus.RUNNING:
-            return active.run
-        unsettled = None
-        if error is None and active.deferred_outputs:
-            try:
-                deferred_outputs.settle(self.hasher, self.data, active)
-            except ConsistError as exc:
-                error = unsettled = exc
-        try:
-            signature = signature or active.run.signature or self.signature_of_active(active, fn)
-        except ConsistError as exc:
-            if error is None:
-                error = exc
-            signature = None
-        run = attrs.evolve(active.run, signature=signature)
-        run = run.completed() if error is None else run.failed(type(error).__name__, str(error))
-        active.run = run = self.redactor.run(run)
-        recorded = None
-        if active.persist:
-            if error is None:
-                sharing.archive_outputs(self, active)  # records blob digests on the outputs
-            recorded = self._persist(active)
-            self.snapshots.clear_active(run.id)
-            self._signatures[run.id] = run.signature_digest if error is None else None
-        if active.context_token is not None:
-            context.pop_run(active)
-        if error is None:
-            if self.sidecars and active.persist:
-                self._write_sidecars(active)
-            self.events.fire_complete(run, list(active.outputs.values()))
-        else:
-            self.events.fire_failed(run, error)
-        if recorded is not None:
-            self.events.fire_recorded(recorded)
-        if unsettled is not None:
-            raise unsettled
-        return run
+        return self.lifecycle.end(active, error=error, signature=signature, fn=fn)
 
     def reopen_run(self, run_id: str, *, enter_context: bool = True, **changes: Any) -> ActiveRun:
         """Open a finished run again (a scenario header entered anew); finish with end_run.
@@ -477,52 +439,7 @@ class Tracker(Displayable):
             If the run is still running.
         """
         self._check_open()
-        exists = self.snapshots.exists(run_id)
-        record = self.snapshots.read(run_id) if exists else self.get_record(run_id)
-        if record.run.status is RunStatus.RUNNING:
-            raise InvalidInput(f"run {run_id!r} is still running; it cannot be re-opened")
-        run = attrs.evolve(record.run, **changes, status=RunStatus.RUNNING, signature=None)
-        run = attrs.evolve(run, ended_at=None, error_type=None, error_message=None)
-        workspace = self.snapshots.workspace(run_id)
-        workspace.mkdir(parents=True, exist_ok=True)
-        active = ActiveRun(self, run, workspace, self.mounts.with_workspace(workspace))
-        kept = record.run.signature if "config" not in changes else None  # config stored redacted
-        active.redact(self.redactor, config_hash=kept.config_hash if kept else None)
-        by_id = {a.id: a for a in record.artifacts}
-        for link in record.links:
-            if link.artifact_id in by_id:
-                active.link(by_id[link.artifact_id], link.direction, link.key)
-        self._signatures[run_id] = None  # not a usable Merkle parent until it ends again
-        self.snapshots.mark_active(run_id)
-        self._persist(active)
-        if enter_context:
-            active.context_token = context.push_run(active)
-        return active
-
-    def _write_sidecars(self, active: ActiveRun) -> None:
-        """``<output>.provenance.json`` beside each output file this run produced."""
-        run = active.run
-        for key, artifact in active.outputs.items():
-            if artifact.producer_run_id != run.id:
-                continue  # a cache hit's outputs already have their producer's sidecar
-            with contextlib.suppress(ConsistError, OSError):
-                write_sidecar(
-                    self.resolve_path(artifact),
-                    {
-                        "run_id": run.id,
-                        "model": run.model,
-                        "signature": run.signature_digest,
-                        "code_hash": run.signature.code_hash if run.signature else None,
-                        "config_hash": run.signature.config_hash if run.signature else None,
-                        "output_key": key,
-                        "content_hash": artifact.content_hash,
-                        "uri": artifact.uri,
-                        "created_at": run.created_at.isoformat(),
-                        "year": run.year,
-                        "iteration": run.iteration,
-                        "parent_run_id": run.parent_run_id,
-                    },
-                )
+        return self.lifecycle.reopen(run_id, enter_context=enter_context, changes=changes)
 
     def signature_of_active(
         self, active: ActiveRun, fn: Callable[..., Any] | None = None
