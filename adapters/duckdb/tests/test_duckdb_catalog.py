@@ -324,13 +324,13 @@ def test_a_write_that_fails_midway_leaves_nothing_behind(
 
     catalog = DuckDBCatalog(f"duckdb:///{db_path}")
     catalog.record(_record("kept", facet={"a": 1}))
-    real_write = module._write
+    real_write = module.write_new_rows
 
     def write_then_fail(conn: duckdb.DuckDBPyConnection, filled: set[str]) -> None:
         real_write(conn, filled)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(module, "_write", write_then_fail)
+    monkeypatch.setattr(module, "write_new_rows", write_then_fail)
     with pytest.raises(RuntimeError, match="disk on fire"):
         catalog.record_many([_record("lost", 1, facet={"b": 2}), _record("kept", 2)])
     monkeypatch.undo()

@@ -18,22 +18,15 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import duckdb
 
-try:
-    import fcntl
-except ImportError:  # Windows: DuckDB's own lock and retries only
-    fcntl = None  # type: ignore[assignment]
+from consist import relational
+from consist.domain.errors import CatalogError, CatalogLocked, ConsistError
+from consist.relational.dialect import MEMORY
 
-from consist.domain.errors import (
-    CatalogCorrupt,
-    CatalogError,
-    CatalogLocked,
-    ConsistError,
-    InvalidURI,
-)
+from ._dialect import DUCKDB
+from ._file_gate import FileGate
 
 __all__ = [
     "DEFAULT_KEEP_OPEN",
@@ -45,72 +38,17 @@ __all__ = [
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 DEFAULT_KEEP_OPEN = 0.1
-MEMORY = ":memory:"
-
-# "different configuration": this process has the file open read-only for a
-# moment (another program holds it) while a write tries to open it; transient.
-_LOCK_MARKERS = ("could not set lock", "conflicting lock", "conflict on", "different configuration")
-_CORRUPT_MARKERS = (
-    "not a valid duckdb database file",
-    "could not read enough bytes",
-    "corrupt",
-    "checksum",
-    "failed to load metadata",
-    "invalid block",
-    "serialization error",
-)
-REBUILD_HINT = "run `consist db rebuild` to recreate it from the JSON snapshots"
 
 
 def parse_url(url: str) -> tuple[str, dict[str, float]]:
-    """The database path (or ``:memory:``) and numeric options of a ``duckdb://`` URL.
-
-    ``duckdb:///abs/c.duckdb`` is absolute, ``duckdb://rel/c.duckdb`` relative to
-    the working directory; ``?lock_timeout=30&keep_open=0.5`` set options.
-
-    Raises
-    ------
-    InvalidURI
-        If the scheme is not ``duckdb`` or no path is given.
-    """
-    scheme, sep, rest = url.partition("://")
-    if scheme != "duckdb" or not sep:
-        raise InvalidURI(f"{url!r} is not a duckdb:// URL (e.g. duckdb:///abs/path.duckdb)")
-    rest, _, query = rest.partition("?")
-    options: dict[str, float] = {}
-    for name, values in parse_qs(query).items():
-        if name not in ("lock_timeout", "keep_open"):
-            raise InvalidURI(f"unknown option {name!r} in {url!r}; known: lock_timeout, keep_open")
-        try:
-            options[name] = float(values[-1])
-        except ValueError:
-            raise InvalidURI(f"option {name!r} in {url!r} must be a number") from None
-    if rest in ("", MEMORY, "/" + MEMORY):
-        if rest == "":
-            raise InvalidURI(f"{url!r} names no file; use duckdb://:memory: for an in-memory one")
-        return MEMORY, options
-    if rest.startswith("/"):
-        rest = "/" + rest.lstrip("/")  # duckdb:////abs and duckdb:///abs mean the same file
-    return str(Path(rest).expanduser().absolute()), options
+    """The database path (or ``:memory:``) and options of a ``duckdb://`` URL
+    (``?lock_timeout=30&keep_open=0.5``); see ``consist.relational.parse_url``."""
+    return relational.parse_url(url, DUCKDB)
 
 
 def translate(exc: BaseException, path: str) -> CatalogError:
     """The Consist error for a DuckDB exception raised while using ``path``."""
-    message = str(exc)
-    lowered = message.lower()
-    if any(marker in lowered for marker in _LOCK_MARKERS):
-        return CatalogLocked(
-            f"the catalog {path} is held by another process ({message}). Close the other "
-            "program using it (a DuckDB shell, a notebook, a long query), or allow a longer "
-            "wait with ?lock_timeout=SECONDS; runs are kept in their JSON snapshots "
-            "meanwhile and `consist db sync` indexes them later"
-        )
-    if any(marker in lowered for marker in _CORRUPT_MARKERS):
-        return CatalogCorrupt(
-            f"the catalog file {path} is damaged or is not a DuckDB database ({message}); "
-            f"move it aside and {REBUILD_HINT}"
-        )
-    return CatalogError(f"DuckDB catalog {path}: {message}")
+    return relational.translate(exc, path, DUCKDB)
 
 
 _open_databases: weakref.WeakSet[LeasedDatabase] = weakref.WeakSet()
@@ -187,7 +125,7 @@ class LeasedDatabase:
         self._last_used = 0.0
         self._resume_after = 0.0
         self._reaper: threading.Thread | None = None
-        self._gate = _Gate(f"{path}.lock")
+        self._gate = FileGate(f"{path}.lock")
         # Bumped after every write lease and whenever the file is opened or let
         # go: while we hold the file no other process can write to it.
         self._generation = 0
@@ -495,58 +433,3 @@ class LeasedDatabase:
 
 class _HeldByAnotherProgram(Exception):
     """The file is held by a program that is not Consist (internal signal)."""
-
-
-class _Gate:
-    """An exclusive ``flock`` on ``<database>.lock`` that Consist takes before opening the file.
-
-    A process waiting for DuckDB's own lock has to start a whole DuckDB
-    instance per attempt (about 20 ms); waiting here costs one system call,
-    and the lock file's mtime doubles as the "someone is waiting" signal the
-    holder checks to step aside. Programs that ignore the gate (a DuckDB
-    shell) are still handled by retrying DuckDB's lock error.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd: int | None = None
-        self._last_signal = 0.0
-
-    def try_acquire(self) -> bool:
-        if fcntl is None or self.in_memory:
-            return True
-        try:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        except OSError:
-            self.release()
-            return True  # no gate (read-only directory, odd filesystem): rely on DuckDB's lock
-        return True
-
-    @property
-    def in_memory(self) -> bool:
-        return self._path == f"{MEMORY}.lock"
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def signal_waiting(self) -> None:
-        now = time.monotonic()
-        if now - self._last_signal < 0.01:
-            return
-        self._last_signal = now
-        try:
-            os.utime(self._path)
-        except OSError:
-            pass
-
-    def someone_waiting(self, since_ns: int) -> bool:
-        try:
-            return os.stat(self._path).st_mtime_ns > since_ns
-        except OSError:
-            return False

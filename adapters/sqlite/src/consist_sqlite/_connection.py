@@ -14,19 +14,18 @@ import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import parse_qs
 
 import sqlite_utils
 
-from consist.domain.errors import CatalogCorrupt, CatalogError, CatalogLocked, InvalidURI
+from consist import relational
+from consist.domain.errors import CatalogError, CatalogLocked
+from consist.relational.dialect import MEMORY
+
+from ._dialect import SQLITE
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "MEMORY", "SQLiteFile", "parse_url", "translate"]
 
 DEFAULT_LOCK_TIMEOUT = 10.0
-MEMORY = ":memory:"
-REBUILD_HINT = "run `consist db rebuild` to recreate it from the JSON snapshots"
-_LOCK_MARKERS = ("database is locked", "database table is locked", "busy")
-_CORRUPT_MARKERS = ("file is not a database", "malformed", "corrupt", "not a database")
 # SQLite waits this long on a busy file before we back off and try again; short
 # enough that the retry loop, not SQLite, decides when the budget is spent.
 _BUSY_SLICE_MS = 1000
@@ -35,54 +34,14 @@ T = TypeVar("T")
 
 
 def parse_url(url: str) -> tuple[str, dict[str, float]]:
-    """The database path (or ``:memory:``) and numeric options of a ``sqlite://`` URL.
-
-    ``sqlite:///abs/c.sqlite`` is absolute, ``sqlite://rel/c.db`` relative to the
-    working directory; ``?lock_timeout=30`` sets the lock budget in seconds.
-
-    Raises
-    ------
-    InvalidURI
-        If the scheme is not ``sqlite`` or no path is given.
-    """
-    scheme, sep, rest = url.partition("://")
-    if scheme != "sqlite" or not sep:
-        raise InvalidURI(f"{url!r} is not a sqlite:// URL (e.g. sqlite:///abs/path.sqlite)")
-    rest, _, query = rest.partition("?")
-    options: dict[str, float] = {}
-    for name, values in parse_qs(query).items():
-        if name != "lock_timeout":
-            raise InvalidURI(f"unknown option {name!r} in {url!r}; known: lock_timeout")
-        try:
-            options[name] = float(values[-1])
-        except ValueError:
-            raise InvalidURI(f"option {name!r} in {url!r} must be a number") from None
-    if rest in (MEMORY, "/" + MEMORY):
-        return MEMORY, options
-    if not rest:
-        raise InvalidURI(f"{url!r} names no file; use sqlite://:memory: for an in-memory one")
-    if rest.startswith("/"):
-        rest = "/" + rest.lstrip("/")  # sqlite:////abs and sqlite:///abs mean the same file
-    return str(Path(rest).expanduser().absolute()), options
+    """The database path (or ``:memory:``) and options of a ``sqlite://`` URL
+    (``?lock_timeout=SECONDS``); see ``consist.relational.parse_url``."""
+    return relational.parse_url(url, SQLITE)
 
 
 def translate(exc: BaseException, path: str) -> CatalogError:
     """The Consist error for an SQLite exception raised while using ``path``."""
-    message = str(exc)
-    lowered = message.lower()
-    if any(marker in lowered for marker in _LOCK_MARKERS):
-        return CatalogLocked(
-            f"the catalog {path} stayed locked by another writer ({message}). Find the "
-            "process holding a long transaction on it, or allow a longer wait with "
-            "?lock_timeout=SECONDS; runs are kept in their JSON snapshots meanwhile and "
-            "`consist db sync` indexes them later"
-        )
-    if any(marker in lowered for marker in _CORRUPT_MARKERS):
-        return CatalogCorrupt(
-            f"the catalog file {path} is damaged or is not an SQLite database ({message}); "
-            f"move it aside and {REBUILD_HINT}"
-        )
-    return CatalogError(f"SQLite catalog {path}: {message}")
+    return relational.translate(exc, path, SQLITE)
 
 
 class SQLiteFile:

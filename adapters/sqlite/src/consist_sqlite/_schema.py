@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import sqlite_utils
 
-from consist.domain.errors import CatalogError
+from consist.relational import OWN_TABLES, Migration, check_schema_version, schema_rows
 
-from ._rows import schema_rows
+from ._dialect import SQLITE
 
 __all__ = ["MIGRATIONS", "OWN_TABLES", "Migration", "migrate"]
-
-
-class Migration(NamedTuple):
-    """One forward step of the catalog layout; applied once, in its own transaction."""
-
-    version: int
-    summary: str
-    apply: Callable[[sqlite_utils.Database], None]
 
 
 _KV = {
@@ -109,18 +100,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, artifacts, links and facet tables", _v1_tables),
     Migration(2, "file_schemas: the columns of tabular artifacts", _v2_file_schemas),
 )
-OWN_TABLES = frozenset(
-    {
-        "runs",
-        "artifacts",
-        "run_artifact_links",
-        "config_facet",
-        "run_config_kv",
-        "artifact_facet",
-        "artifact_kv",
-        "file_schemas",
-    }
-)
 
 
 def current_version(db: sqlite_utils.Database) -> int:
@@ -144,18 +123,8 @@ def migrate(
         If the file was written by a newer Consist, or holds foreign tables.
     """
     current = current_version(db)
-    if current == 0 and OWN_TABLES & set(db.table_names()):
-        raise CatalogError(
-            f"{where} has tables named like a Consist catalog's but no schema_version table; "
-            "it was not written by Consist. Point the catalog at another file"
-        )
     latest = migrations[-1].version if migrations else 0
-    if current > latest:
-        raise CatalogError(
-            f"the catalog {where} has schema version {current}, but this consist-sqlite "
-            f"knows versions up to {latest}; upgrade it (pip install -U consist-sqlite) "
-            "rather than let an older version write to a newer catalog"
-        )
+    check_schema_version(where, current, set(db.table_names()), latest, SQLITE)
     if current == 0:
         db.table("schema_version").create(
             {"version": int, "applied_at": str, "summary": str}, pk="version", if_not_exists=True

@@ -1,4 +1,4 @@
-"""The relational catalog layout that SQL catalog adapters share.
+"""Rows of the relational catalog layout that SQL catalog adapters share.
 
 One run record becomes rows of ``runs``, ``artifacts``, ``run_artifact_links``,
 ``config_facet``/``run_config_kv``, ``artifact_facet``/``artifact_kv`` and
