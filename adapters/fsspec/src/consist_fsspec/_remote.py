@@ -28,8 +28,8 @@ from consist.domain.remote import (
 )
 from consist.files import temp_file_beside
 
-from ._store import _USERINFO, _secret_strings
 from ._streams import copy_hashing
+from ._vendor_errors import Scrubber
 
 # The store's change token for an object, best first: a version id names the
 # bytes exactly; an ETag (S3, Azure) or generation (GCS) changes on every write;
@@ -67,7 +67,7 @@ class FsspecRemoteFiles:
         self, storage_options: dict[str, Any] | None = None, *, for_scheme: str | None = None
     ) -> None:
         self._options = dict(storage_options or {})
-        self._secrets = sorted(_secret_strings(self._options), key=len, reverse=True)
+        self._scrub = Scrubber(self._options)
         self._for_class = _filesystem_class(for_scheme) if for_scheme else None
 
     def __repr__(self) -> str:
@@ -259,11 +259,6 @@ class FsspecRemoteFiles:
 
     def _shown(self, url: str) -> str:
         return self._scrub(url)
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _USERINFO.sub("***@", text)
 
 
 def _filesystem_class(scheme: str) -> Any:

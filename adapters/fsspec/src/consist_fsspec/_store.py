@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import os
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -19,8 +17,6 @@ from consist.domain.digests import check_digest
 from consist.domain.errors import (
     AdapterNotFound,
     BlobNotFound,
-    BlobStoreError,
-    ConsistError,
     IntegrityError,
     InvalidURI,
     MissingFile,
@@ -29,16 +25,19 @@ from consist.domain.errors import (
 from consist.files import temp_file_beside
 
 from . import _names
+from ._listing import modified_at, version_of
 from ._progress import Progress, wants_progress
 from ._streams import (
     VerifyingReader,
     copy_and_hash,
     copy_hashing,
-    fsync_directory,
+    fingerprint,
+    flush_entries,
     fsync_path,
     hash_file,
     make_dirs,
 )
+from ._vendor_errors import VendorErrors
 
 # Filesystems where one object write becomes visible only once complete (S3
 # PutObject / CompleteMultipartUpload, GCS resumable upload finalisation, Azure
@@ -46,7 +45,6 @@ from ._streams import (
 # are written straight to their final key; everywhere else they are staged
 # under a temporary name and renamed.
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
-_USERINFO = re.compile(r"(?<=://)[^/@]*@")
 # A file under <root>/tmp not modified for this long is a leftover of a write
 # that was interrupted (a crash, a kill): no live write pauses that long.
 STALE_TEMP_AGE = 3600.0
@@ -100,21 +98,21 @@ class FsspecBlobStore:
     ) -> None:
         self.url = url
         self._options = dict(storage_options or {})
-        self._secrets = sorted(_secret_strings(self._options), key=len, reverse=True)
         self._progress = progress
         self._durable = durable
-        self._where = _USERINFO.sub("***@", url)
+        self._errors = VendorErrors(url, self._options)
+        self._where = self._errors.where
         try:
             fs, root = fsspec.core.url_to_fs(url, **self._options)
         except ImportError as exc:
             raise AdapterNotFound(
                 f"blob store {self._where} needs a package that is not installed "
-                f"({self._scrub(str(exc))}); for S3 install consist-fsspec[s3], for GCS "
+                f"({self._errors.scrub(str(exc))}); for S3 install consist-fsspec[s3], for GCS "
                 "consist-fsspec[gcs], for Azure consist-fsspec[azure]"
             ) from None
         except ValueError as exc:
             raise InvalidURI(
-                f"cannot open blob store {self._where}: {self._scrub(str(exc))}"
+                f"cannot open blob store {self._where}: {self._errors.scrub(str(exc))}"
             ) from None
         self._fs: Any = fs
         self._root = str(root).rstrip("/")
@@ -193,7 +191,7 @@ class FsspecBlobStore:
             Path(temp_name).unlink(missing_ok=True)
             raise
         if self._durable:
-            _flush_entries(str(destination.parent), created)
+            flush_entries(str(destination.parent), created)
         return destination
 
     def open(self, digest: str) -> BinaryIO:
@@ -205,7 +203,7 @@ class FsspecBlobStore:
             The store holds no such blob.
         """
         key = _names.blob_key(self._root, check_digest(digest))
-        with self._vendor_errors("open", not_found=lambda: BlobNotFound(digest, self._where)):
+        with self._errors.translated("open", not_found=lambda: BlobNotFound(digest, self._where)):
             inner = self._fs.open(key, "rb")
         return VerifyingReader(inner, digest, self._where)  # type: ignore[return-value]
 
@@ -220,7 +218,7 @@ class FsspecBlobStore:
 
     def exists(self, digest: str) -> bool:
         key = _names.blob_key(self._root, check_digest(digest))
-        with self._vendor_errors("exists"):
+        with self._errors.translated("exists"):
             return bool(self._fs.exists(key))
 
     def delete(self, digest: str) -> None:
@@ -228,7 +226,7 @@ class FsspecBlobStore:
         key = _names.blob_key(self._root, check_digest(digest))
         with (
             contextlib.suppress(BlobNotFound),
-            self._vendor_errors("delete", not_found=lambda: BlobNotFound(digest, self._where)),
+            self._errors.translated("delete", not_found=lambda: BlobNotFound(digest, self._where)),
         ):
             self._fs.rm_file(key)
         self._forget_listings()
@@ -249,7 +247,7 @@ class FsspecBlobStore:
             ``name`` is absolute or climbs with ``..``.
         """
         key = _names.named_key(self._root, name)
-        with self._vendor_errors("write_named"):
+        with self._errors.translated("write_named"):
             if self._direct:
                 self._fs.pipe_file(key, bytes(data))
                 return
@@ -277,7 +275,7 @@ class FsspecBlobStore:
         """
         key = _names.named_key(self._root, name)
         missing = NotFound(f"no object named {name!r} in {self._where}")
-        with self._vendor_errors("read_named", not_found=lambda: missing):
+        with self._errors.translated("read_named", not_found=lambda: missing):
             return bytes(self._fs.cat_file(key))
 
     def list_named(self, prefix: str = "") -> Iterator[str]:
@@ -297,7 +295,7 @@ class FsspecBlobStore:
         """
         _names.check_name(prefix, prefix=True)
         base = f"{self._root}/{_names.NAMED_DIR}/"
-        with self._vendor_errors("list"):
+        with self._errors.translated("list"):
             try:
                 found = dict(self._fs.find(base.rstrip("/"), detail=True))
             except FileNotFoundError:
@@ -307,7 +305,7 @@ class FsspecBlobStore:
         for key, info in found.items():
             name = key[len(base) :] if key.startswith(base) else ""
             if name.startswith(prefix) and name:
-                versions[name] = _version_of(info)
+                versions[name] = version_of(info)
         return dict(sorted(versions.items()))
 
     # -- housekeeping ------------------------------------------------------
@@ -327,7 +325,7 @@ class FsspecBlobStore:
             ``<root>/tmp`` exists but cannot be listed.
         """
         folder = f"{self._root}/{_names.TEMP_DIR}"
-        with self._vendor_errors("list tmp"):
+        with self._errors.translated("list tmp"):
             try:
                 entries = self._fs.ls(folder, detail=True)
             except FileNotFoundError:
@@ -335,7 +333,7 @@ class FsspecBlobStore:
         cutoff = time.time() - older_than
         removed = []
         for entry in entries:
-            modified = _modified_at(entry)
+            modified = modified_at(entry)
             inside = str(entry.get("name", "")).startswith(f"{folder}/")  # not tmp itself
             if not inside or entry.get("type") != "file" or modified is None or modified > cutoff:
                 continue
@@ -357,15 +355,15 @@ class FsspecBlobStore:
 
     def _put_direct(self, path: Path, progress: Progress) -> str:
         """Hash locally, skip if present, then one upload straight to the final key."""
-        before = _fingerprint(path)
+        before = fingerprint(path)
         progress.start(f"hashing {path.name}", before[0])
         digest, size = hash_file(path, progress.advance)
         key = _names.blob_key(self._root, digest)
         if self._holds(key, size):
             return digest
-        with self._vendor_errors("put"):
+        with self._errors.translated("put"):
             self._fs.put_file(str(path), key, callback=progress.callback(f"uploading {path.name}"))
-        if _fingerprint(path) != before:
+        if fingerprint(path) != before:
             with contextlib.suppress(Exception):
                 self._fs.rm_file(key)
             raise IntegrityError(
@@ -377,15 +375,15 @@ class FsspecBlobStore:
     def _put_local(self, path: Path, progress: Progress) -> str:
         """Kernel copy into a temp name while hashing (flushed), then rename to the digest's key."""
         temp = _names.temp_key(self._root)
-        before = _fingerprint(path)
+        before = fingerprint(path)
         progress.start(f"storing {path.name}", before[0])
-        with self._vendor_errors("put"):
+        with self._errors.translated("put"):
             os.makedirs(os.path.dirname(temp), exist_ok=True)
             try:
                 digest, size = copy_and_hash(
                     path, Path(temp), progress.advance, durable=self._durable
                 )
-                if _fingerprint(path) != before:
+                if fingerprint(path) != before:
                     raise IntegrityError(
                         f"{path} changed while it was being stored in {self._where}; nothing "
                         "was kept: store it again once nothing is writing to it"
@@ -404,7 +402,7 @@ class FsspecBlobStore:
         """Stream into a temp name while hashing, then move it to the digest's key."""
         temp = _names.temp_key(self._root)
         progress.start(f"storing {path.name}", path.stat().st_size)
-        with self._vendor_errors("put"):
+        with self._errors.translated("put"):
             self._fs.makedirs(self._fs._parent(temp), exist_ok=True)
             try:
                 with open(path, "rb", buffering=0) as source, self._fs.open(temp, "wb") as sink:
@@ -428,7 +426,7 @@ class FsspecBlobStore:
         created = make_dirs(parent)
         os.replace(temp, key)
         if self._durable:
-            _flush_entries(parent, created)
+            flush_entries(parent, created)
 
     def _discard(self, temp: str) -> None:
         with contextlib.suppress(Exception):
@@ -436,7 +434,7 @@ class FsspecBlobStore:
 
     def _holds(self, key: str, size: int) -> bool:
         """Whether ``key`` exists with the expected size (a truncated leftover is replaced)."""
-        with self._vendor_errors("exists"):
+        with self._errors.translated("exists"):
             try:
                 info = self._fs.info(key)
             except FileNotFoundError:
@@ -449,7 +447,7 @@ class FsspecBlobStore:
         # The backend's own get_file is its fastest path (one streamed GET, or
         # concurrent ranges); hashing the local copy afterwards reads it back
         # from the page cache, while a worker flushes it to disk.
-        with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
+        with self._errors.translated("get", not_found=lambda: BlobNotFound(digest, self._where)):
             self._fs.get_file(key, temp, callback=progress.callback(f"downloading {digest[:12]}"))
         progress.start(f"verifying {digest[:12]}", os.path.getsize(temp))
         actual, _ = hash_file(Path(temp), progress.advance, flush=self._durable)
@@ -458,7 +456,7 @@ class FsspecBlobStore:
     def _copy_out(self, digest: str, key: str, temp: str, progress: Progress) -> str:
         # Blobs are immutable once committed, so hashing the stored file while
         # the kernel copies it verifies the bytes the copy received.
-        with self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)):
+        with self._errors.translated("get", not_found=lambda: BlobNotFound(digest, self._where)):
             progress.start(f"fetching {digest[:12]}", os.path.getsize(key))
             actual, _ = copy_and_hash(
                 Path(key), Path(temp), progress.advance, durable=self._durable
@@ -468,7 +466,7 @@ class FsspecBlobStore:
     def _stream_to(self, digest: str, key: str, fd: int, progress: Progress) -> str:
         with (
             os.fdopen(fd, "wb") as sink,
-            self._vendor_errors("get", not_found=lambda: BlobNotFound(digest, self._where)),
+            self._errors.translated("get", not_found=lambda: BlobNotFound(digest, self._where)),
         ):
             source = self._fs.open(key, "rb")
             progress.start(f"fetching {digest[:12]}", getattr(source, "size", None))
@@ -480,7 +478,7 @@ class FsspecBlobStore:
         return actual
 
     def _find(self, base: str) -> list[str]:
-        with self._vendor_errors("list"):
+        with self._errors.translated("list"):
             try:
                 found = list(self._fs.find(base))
             except FileNotFoundError:
@@ -493,103 +491,3 @@ class FsspecBlobStore:
         # a stale listing after another process wrote or deleted a blob.
         with contextlib.suppress(Exception):
             self._fs.invalidate_cache(self._root)
-
-    # -- errors --------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _vendor_errors(
-        self, action: str, not_found: Callable[[], ConsistError] | None = None
-    ) -> Iterator[None]:
-        """Turn botocore / OSError / fsspec failures into Consist errors, secrets scrubbed."""
-        try:
-            yield
-        except ConsistError:
-            raise
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            if not_found is not None:
-                raise not_found() from None
-            self._fail(action, exc)
-        except Exception as exc:
-            self._fail(action, exc)
-
-    def _fail(self, action: str, exc: BaseException) -> NoReturn:
-        # Vendor messages can quote request details; the original exception is
-        # not chained so that no traceback printer can show what was scrubbed.
-        detail = self._scrub(f"{type(exc).__name__}: {exc}")
-        raise BlobStoreError(
-            f"blob store {self._where}: {action} failed ({detail}); check the URL, the "
-            "credentials in storage_options or the environment, and that the bucket exists"
-        ) from None
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _USERINFO.sub("***@", text)
-
-
-def _flush_entries(folder: str, created: list[str]) -> None:
-    """After a rename into ``folder``: flush it, and the parent of every directory
-    just created for it, so that the new name survives a crash (best effort)."""
-    folders = [folder, *(os.path.dirname(d) for d in reversed(created))]
-    for directory in dict.fromkeys(folders):
-        fsync_directory(directory)
-
-
-# Listing fields that change whenever an object is written again, by backend:
-# S3 / Azure ETag, GCS generation and md5, modification times, a local inode.
-_VERSION_FIELDS = (
-    "ETag",
-    "etag",
-    "generation",
-    "md5Hash",
-    "VersionId",
-    "version_id",
-    "mtime",
-    "LastModified",
-    "last_modified",
-    "updated",
-    "created",
-    "ino",
-)
-
-
-def _version_of(info: dict[str, Any]) -> str | None:
-    """A listed object's version token: its changing fields and its size; None without any."""
-    parts = [f"{field}={info[field]}" for field in _VERSION_FIELDS if info.get(field)]
-    if not parts:
-        return None
-    return ";".join([*parts, f"size={info.get('size')}"])
-
-
-def _modified_at(info: dict[str, Any]) -> float | None:
-    """When a listed file was last written (POSIX seconds), from whichever field
-    its filesystem reports; None if it reports none."""
-    for field in ("mtime", "LastModified", "last_modified", "updated", "created"):
-        value = info.get(field)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=dt.UTC)
-            return value.timestamp()
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
-def _fingerprint(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
-def _secret_strings(options: Any) -> Iterator[str]:
-    """Every string value (at any depth) of storage_options that could be a credential."""
-    if isinstance(options, dict):
-        for value in options.values():
-            yield from _secret_strings(value)
-    elif isinstance(options, list | tuple):
-        for value in options:
-            yield from _secret_strings(value)
-    elif isinstance(options, str) and len(options) >= 4:
-        yield options

@@ -432,3 +432,16 @@ class VerifyingReader(io.BufferedIOBase):
                 "it is corrupted: delete it and store the file again"
             )
         self._verified = True
+
+
+def flush_entries(folder: str, created: list[str]) -> None:
+    """After a rename into ``folder``: flush it, and the parent of every directory
+    just created for it, so that the new name survives a crash (best effort)."""
+    folders = [folder, *(os.path.dirname(d) for d in reversed(created))]
+    for directory in dict.fromkeys(folders):
+        fsync_directory(directory)
+
+
+def fingerprint(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
