@@ -57,15 +57,12 @@ def build_remote(storage_options: dict[str, Any], blob_url: str | None) -> Any:
 
 
 def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
-    """The table store for ``url``; a DuckDB file is opened only for bursts (leased)."""
+    """The table store for ``url``; ``shares_catalog`` says it lives in the catalog's file
+    (the DuckDB adapter then opens that file only for bursts, see its entry point)."""
     if url is None:
         return None
     opener = plugins.load(plugins.TABLES, scheme_of(url))
-    if scheme_of(url) == "duckdb" and ":memory:" not in url:
-        from consist_duckdb import LeasedTableStore
-
-        return LeasedTableStore(lambda: opener(url), shares_catalog=shares_catalog)
-    return opener(url)
+    return opener(url, shares_catalog=True) if shares_catalog else opener(url)
 
 
 class Container(containers.DeclarativeContainer):

@@ -212,7 +212,9 @@ class SQLCatalogContract:
         catalog = self.open(self.url(db_path))
         versions = catalog.query_sql("SELECT version FROM schema_version ORDER BY version")
         assert versions["version"].to_pylist() == [1, 2]
-        schema = catalog.query_sql("SELECT position, name, type FROM file_schemas ORDER BY position")
+        schema = catalog.query_sql(
+            "SELECT position, name, type FROM file_schemas ORDER BY position"
+        )
         assert schema.to_pylist() == [
             {"position": 0, "name": "id", "type": "int64"},
             {"position": 1, "name": "age", "type": None},

@@ -13,6 +13,7 @@ _EXPORTS = {
     "DuckDBCatalog": "consist_duckdb._catalog",
     "DuckDBTableStore": "consist_duckdb._tables",
     "LeasedTableStore": "consist_duckdb._lease",
+    "open_table_store": "consist_duckdb._lease",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -28,7 +28,7 @@ from consist.ports import (
     TableStore,
 )
 
-__all__ = ["LeasedTableStore"]
+__all__ = ["LeasedTableStore", "open_table_store"]
 
 T = TypeVar("T")
 
@@ -213,3 +213,13 @@ class LeasedTableStore:
 
     def __repr__(self) -> str:
         return f"LeasedTableStore({self._open_store!r}, shares_catalog={self.shares_catalog})"
+
+
+def open_table_store(url: str, *, shares_catalog: bool = False) -> TableStore:
+    """The ``consist.tables`` entry point for ``duckdb://``: a database file is opened
+    only for bursts of work (:class:`LeasedTableStore`), an in-memory one held open."""
+    from ._tables import DuckDBTableStore
+
+    if ":memory:" in url:
+        return DuckDBTableStore(url)
+    return LeasedTableStore(lambda: DuckDBTableStore(url), shares_catalog=shares_catalog)
