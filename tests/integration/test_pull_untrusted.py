@@ -79,6 +79,8 @@ CRAFTED: dict[str, tuple[Mutation, str]] = {
     "evil-control": (set_uri("workspace://pwned\n.txt"), "uri"),
     "evil-encoded-control": (set_uri("workspace://pwned%0A.txt"), "uri"),
     "evil-mount-root": (set_uri("runs://"), "uri"),
+    "evil-web-url": (set_uri("http://169.254.169.254/latest/meta-data/iam"), "uri"),
+    "evil-url-credentials": (set_uri("s3://AKIAX:secret@bucket/out.txt"), "uri"),
     "evil-schema-status": (set_run_field("status", 5), "run.status"),
     "evil-extra-field": (set_run_field("shell", "rm -rf ~"), "run"),
     "evil-link": (link_other_run, "links[0].run_id"),

@@ -11,7 +11,9 @@ imported it must
    ``..`` segment (also percent-encoded), no absolute part after ``name://``, and
    no ``file://`` location for an artifact that a run produced (its bytes come
    from the blob store, and would be written there), and no ``abs_path`` for a
-   ``workspace://`` artifact (push writes none; it would be read instead);
+   ``workspace://`` artifact (push writes none; it would be read instead), no
+   ``http(s)://`` address (a load would fetch what the publisher chose) and no
+   object-store URL holding credentials;
 4. not redefine an artifact this machine knows: an artifact id already in the
    catalog must come with the same location, content hash and producer
    (:func:`check_known_artifacts`), or the publication would re-point it.
@@ -34,6 +36,7 @@ from urllib.parse import unquote
 from consist.domain import Artifact, RunRecord, canonical
 from consist.domain.errors import ArtifactNotFound, InvalidInput, UntrustedSnapshot
 from consist.domain.mount import FILE_SCHEME, WORKSPACE
+from consist.domain.remote import REMOTE_SCHEMES
 from consist.services.store.snapshots import check_run_id
 
 __all__ = [
@@ -49,6 +52,7 @@ _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.D
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _DIGEST_META = ("blob_digest", "blob_manifest")
 _HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+WEB_SCHEMES = frozenset({"http", "https"})
 
 
 @functools.cache
@@ -213,7 +217,15 @@ def unsafe_uri_reason(uri: str, *, produced: bool) -> str | None:
     match = _URI.match(uri)
     if match is None:
         return "is not a URI of the form name://relative/path"
-    if match["scheme"].lower() == FILE_SCHEME:
+    scheme = match["scheme"].lower()
+    if scheme in WEB_SCHEMES:
+        return (
+            "is a web address; loading it would make this machine fetch whatever the "
+            "publisher named (an internal service, say). Share objects through a store"
+        )
+    if scheme in REMOTE_SCHEMES and "@" in match["rest"].split("/", 1)[0]:
+        return "holds credentials before '@'"
+    if scheme == FILE_SCHEME:
         if produced:
             return (
                 "is a file:// location, outside the run directory and every mount; "
