@@ -349,6 +349,22 @@ class SQLCatalogContract:
         assert catalog.check() == ["1 links name an artifact that is not in the catalog"]
         catalog.close()
 
+    def test_has_run_answers_without_reading_the_run(self) -> None:
+        catalog = self.memory()
+        catalog.record(record_with_output("r1"))
+        assert catalog.has_run("r1") is True
+        assert catalog.has_run("r2") is False
+        catalog.close()
+
+    def test_a_file_with_catalog_tables_but_no_version_is_not_adopted(self, db_path: Path) -> None:
+        """An emptied schema_version (a half-copied file, say) is refused, not re-created over."""
+        catalog = self.open(self.url(db_path))
+        catalog.record(record_with_output("r1"))
+        catalog.query_sql("DELETE FROM schema_version")
+        catalog.close()
+        with pytest.raises(CatalogError, match="not written by Consist"):
+            self.open(self.url(db_path))
+
     def test_signature_lookup_uses_the_signature_column(self, db_path: Path) -> None:
         sig = Signature("c", "f", "i")
         catalog = self.open(self.url(db_path))
