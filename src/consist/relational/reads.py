@@ -110,8 +110,13 @@ class RelationalReads:
         return runs
 
     def find_by_signature(self, signature: str) -> Run | None:
-        found = self.find_runs(RunQuery(signature=signature, status=RunStatus.COMPLETED, limit=1))
-        return found[0] if found else None
+        # The cache lookup of every step: plain SQL, no RunQuery to build and check.
+        sql = f"SELECT {self.dialect.run_select} FROM runs WHERE signature = ? AND status = ?"
+        if not self.dialect.sort_narrowed_in_python:
+            sql += _NEWEST_FIRST + " LIMIT 1"
+        params = [signature, str(RunStatus.COMPLETED)]
+        runs = [self._run(row) for row in self._reading(lambda fetch: fetch(sql, params))]
+        return max(runs, key=lambda r: (r.created_at, r.id), default=None)
 
     def completed_signatures(self, signatures: Collection[str]) -> set[str]:
         """Which signatures a completed run has (``SupportsSignatureLookup``), in as few
