@@ -59,7 +59,17 @@ def test_memory_stores_are_separate() -> None:
     two.close()
 
 
-@pytest.mark.parametrize("url", ["sqlite:///x.db", "duckdb://", "duckdb:///tmp/dir/"])
+def test_catalog_url_options_do_not_change_the_file(tmp_path: Path) -> None:
+    """The catalog's URL, options and all, opens the same file (not one named '...?lock_...')."""
+    store = DuckDBTableStore(f"duckdb:///{tmp_path}/t.duckdb?lock_timeout=3&keep_open=1")
+    store.write_rows("t", pa.table({"v": [1]}), artifact_id="a")
+    store.close()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".wal")] == ["t.duckdb"]
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///x.db", "duckdb://", "duckdb:///tmp/dir/", "duckdb:///x.duckdb?colour=red"]
+)
 def test_bad_url_is_invalid_uri(url: str) -> None:
     with pytest.raises(InvalidURI):
         DuckDBTableStore(url)

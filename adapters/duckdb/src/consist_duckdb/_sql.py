@@ -15,11 +15,11 @@ from consist.domain.errors import (
     CatalogUnavailable,
     InvalidURI,
 )
+from consist.relational.dialect import MEMORY
+
+from ._connection import parse_url
 
 __all__ = ["database_of", "reads_only", "translated"]
-
-_SCHEME = "duckdb://"
-_MEMORY = ":memory:"
 
 
 def reads_only(sql: str) -> bool:
@@ -35,27 +35,23 @@ def reads_only(sql: str) -> bool:
 
 
 def database_of(url: str) -> str:
-    """The path ``duckdb.connect`` takes for ``url``.
+    """The path ``duckdb.connect`` takes for ``url``, parsed as the catalog parses it.
 
     ``duckdb:///abs/path.duckdb`` is a file (its folder is created),
-    ``duckdb://:memory:`` a private in-memory database.
+    ``duckdb://:memory:`` a private in-memory database; the catalog's options
+    (``?lock_timeout=``, ``?keep_open=``) are allowed and do not change the file.
 
     Raises
     ------
     InvalidURI
-        ``url`` is not a ``duckdb://`` URL or names no database.
+        ``url`` is not a ``duckdb://`` URL, names no database, or has an unknown option.
     """
-    if not url.startswith(_SCHEME):
-        raise InvalidURI(
-            f"{url!r} is not a DuckDB URL; use duckdb:///abs/path.duckdb or duckdb://:memory:"
-        )
-    rest = url[len(_SCHEME) :]
-    if rest in (_MEMORY, "/" + _MEMORY):
-        return _MEMORY
-    if not rest or rest.endswith("/"):
+    if url.partition("?")[0].endswith("/"):
         raise InvalidURI(f"{url!r} names no database file; use duckdb:///abs/path.duckdb")
-    Path(rest).parent.mkdir(parents=True, exist_ok=True)
-    return rest
+    path, _ = parse_url(url)
+    if path != MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
