@@ -27,13 +27,10 @@ from consist.domain import (
     RunRecord,
     RunStatus,
     Signature,
-    combine_input_identities,
-    merkle_identity,
 )
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     InvalidInput,
-    NotFound,
 )
 from consist.domain.labels import RunLabels
 from consist.domain.redaction import Redactor
@@ -43,8 +40,9 @@ from consist.ports.execute import CallTask
 from consist.services.current import use_tracker
 from consist.services.data.tracker_data import DataVirtualization
 from consist.services.forwarding import forward
-from consist.services.identity.code_identity import CodeIdentity, code_hash
+from consist.services.identity.code_identity import CodeIdentity
 from consist.services.identity.hashing import FileHasher, HashMemo
+from consist.services.identity.signer import Signer
 from consist.services.runs import context, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
@@ -210,7 +208,13 @@ class Tracker(Displayable):
             change_token=self.catalog_change_token,
             run_in_progress=_run_in_progress,
         )
-        self._signatures: dict[str, str | None] = {}
+        self.signer = Signer(
+            hasher=self.hasher,
+            mounts=self.mounts,
+            runs=self._reader,
+            code_identity=code_identity,
+            project_dir=self.project_dir,
+        )
         self.lifecycle = RunLifecycle(
             owner=self,
             snapshots=self.snapshots,
@@ -224,7 +228,7 @@ class Tracker(Displayable):
             read_record=self.get_record,
             sign=self.signature_of_active,
             archive=functools.partial(sharing.archive_outputs, self),
-            remember_signature=self._signatures.__setitem__,
+            remember_signature=self.signer.remember,
             resolve_path=self.artifacts.resolve_path,
             sidecars=sidecars,
         )
@@ -445,12 +449,11 @@ class Tracker(Displayable):
         self, active: ActiveRun, fn: Callable[..., Any] | None = None
     ) -> Signature:
         """Signature of a manually tracked run from its config and the inputs it logged."""
-        identities = {f"input:{k}": self.input_identity(a) for k, a in active.inputs.items()}
-        identities.update(active.extra_identities)
-        return self.make_signature(
+        return self.signer.sign_inputs(
             step=active.run.model or "run",
             config_hash=active.config_hash(),
-            input_identities=identities,
+            inputs=active.inputs,
+            extra_identities=active.extra_identities,
             fn=fn,
         )
 
@@ -463,32 +466,18 @@ class Tracker(Displayable):
         fn: Callable[..., Any] | None = None,
         code_identity: CodeIdentity | None = None,
     ) -> Signature:
-        # The step name is part of the code identity: two different steps of one
-        # commit with equal config and inputs must never share a signature.
-        code = code_hash(code_identity or self.code_identity, fn, self.project_dir)
-        return Signature(
-            code_hash=f"{code}#{step}",
+        """A signature from its parts (see :class:`~consist.services.identity.signer.Signer`)."""
+        return self.signer.sign(
+            step=step,
             config_hash=config_hash,
-            input_hash=combine_input_identities(input_identities.items()),
+            input_identities=input_identities,
+            fn=fn,
+            code_identity=code_identity,
         )
 
     def input_identity(self, artifact: Artifact) -> str:
         """Merkle identity for an artifact a run produced; its content hash otherwise."""
-        if artifact.producer_run_id is not None:
-            producer_signature = self._signature_of_run(artifact.producer_run_id)
-            if producer_signature is not None:
-                return merkle_identity(producer_signature, artifact.key)
-        return artifact.content_hash or f"uri:{artifact.uri}"
-
-    def _signature_of_run(self, run_id: str) -> str | None:
-        if run_id not in self._signatures:
-            try:
-                run = self.get_run(run_id)
-            except NotFound:
-                return None
-            ok = run.status is RunStatus.COMPLETED
-            self._signatures[run_id] = run.signature_digest if ok else None
-        return self._signatures[run_id]
+        return self.signer.input_identity(artifact)
 
     # ------------------------------------------------------------------ cached steps
     def run(self, fn: Callable[..., Any] | None = None, **options: Any) -> RunResult:
@@ -609,7 +598,7 @@ class Tracker(Displayable):
         """Write a finished run's record (another machine's, or one of ours that changed):
         its snapshot here first, then the catalog. Returns the record as written."""
         saved = self._persist_record(record)
-        self._signatures.pop(record.run.id, None)
+        self.signer.forget(record.run.id)
         return saved
 
     # ------------------------------------------------------------------ persistence

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from consist.display import cards
-from consist.domain import Artifact, Direction, Run, Signature, canonical, new_id
+from consist.domain import Artifact, Direction, Run, Signature, new_id
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     DuplicateRun,
     InvalidCacheMode,
     InvalidInput,
-    MissingInputFile,
     MissingOutputFile,
 )
 from consist.domain.remote import is_remote
 from consist.ports.execute import CallTask
 from consist.services.data.frames import hinted_kinds
+from consist.services.identity.signer import EXECUTOR_CODE
 from consist.services.runs.capture import capture_changed, file_states
 from consist.services.runs.remote_artifacts import remote_input, staging_path, upload_output
 from consist.services.steps import hydration
@@ -196,19 +196,16 @@ def run_step(tracker: Tracker, request: StepRequest) -> RunResult:
 
 def sign_step(tracker: Tracker, request: StepRequest) -> SignedStep:
     """Resolve a step's inputs and compute its signature; runs and records nothing."""
+    signer = tracker.signer
     inputs = resolve_inputs(tracker, request.inputs, request.input_resolver)
     input_artifacts = {i.key: _as_artifact(tracker, i) for i in inputs}
-    identities = {f"input:{key}": tracker.input_identity(a) for key, a in input_artifacts.items()}
-    extra = _file_identities(tracker, "depends_on", request.depends_on)
-    extra.update(_file_identities(tracker, "hash_inputs", request.hash_inputs))
-    identities.update(extra)
-    config_hash = canonical.digest(request.config if request.config is not None else {})
-    if request.identity_extra:
-        config_hash = canonical.digest({"config": config_hash, "executor": request.identity_extra})
-    signature = tracker.make_signature(
+    extra = signer.file_identities("depends_on", request.depends_on)
+    extra.update(signer.file_identities("hash_inputs", request.hash_inputs))
+    signature = signer.sign_inputs(
         step=request.name,
-        config_hash=config_hash,
-        input_identities=identities,
+        config_hash=signer.config_hash(request.config, request.identity_extra),
+        inputs=input_artifacts,
+        extra_identities=extra,
         fn=request.fn,
         code_identity=request.code_identity or _identity_for_executor(request),
     )
@@ -229,7 +226,7 @@ def _identity_for_executor(request: StepRequest) -> Any:
     # A container step is identified by its image digest and command, which
     # identity_extra carries; the host repository's commit is not its code.
     if request.identity_extra is not None:
-        return "container"
+        return EXECUTOR_CODE
     return None
 
 
@@ -247,18 +244,6 @@ def _as_artifact(tracker: Tracker, step_input: StepInput) -> Artifact:
     return Artifact(
         id="", key=step_input.key, uri="", content_hash=digest, abs_path=str(step_input.path)
     )
-
-
-def _file_identities(
-    tracker: Tracker, kind: str, paths: Sequence[str | os.PathLike[str]]
-) -> dict[str, str]:
-    identities = {}
-    for raw in paths:
-        path = Path(os.path.abspath(os.fspath(raw)))
-        if not path.exists():
-            raise MissingInputFile(f"{kind} file {path} does not exist")
-        identities[f"{kind}:{tracker.mounts.to_uri(path)}"] = tracker.hasher.identity(path)
-    return identities
 
 
 def _usable_hit(tracker: Tracker, request: StepRequest, signature: Signature) -> Run | None:
