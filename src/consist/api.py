@@ -9,9 +9,9 @@ they raise ``NoActiveTracker`` saying what to do.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import attrs
 
@@ -23,7 +23,11 @@ from consist.services.runs import context
 from consist.services.runs.active_run import ActiveRun
 from consist.services.steps import loaders
 from consist.services.steps.engine import RunResult
+from consist.services.steps.request import define_step as _define_step
 from consist.services.tracker import Tracker
+
+if TYPE_CHECKING:
+    from consist.services.steps.options import RunOptions, StepOptions
 
 __all__ = [
     "current_run",
@@ -178,20 +182,28 @@ def find_run(
     return found[0]
 
 
-def run(fn: Any = None, *, tracker: Tracker | None = None, **options: Any) -> RunResult:
+def run(
+    fn: Callable[..., Any] | None = None,
+    *,
+    tracker: Tracker | None = None,
+    executor: str | None = None,
+    container: Mapping[str, Any] | None = None,
+    **options: Unpack[RunOptions],
+) -> RunResult:
     """Run ``fn`` as a cached step on the active tracker (see ``Tracker.run``)."""
-    return current_tracker(tracker, "consist.run").run(fn, **options)
+    owner = current_tracker(tracker, "consist.run")
+    return owner.run(fn, executor=executor, container=container, **options)
 
 
-def define_step(**defaults: Any) -> Any:
-    """Decorator storing ``tracker.run`` defaults on a function (no tracker needed)."""
-    from consist.services.steps.engine import STEP_ATTRIBUTE
+def define_step(
+    **defaults: Unpack[StepOptions],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator storing ``tracker.run`` defaults on a function (no tracker needed).
 
-    def decorate(fn: Any) -> Any:
-        setattr(fn, STEP_ATTRIBUTE, dict(defaults))
-        return fn
-
-    return decorate
+    The defaults are checked at once: an unknown option or a bad cache mode
+    raises here, as ``tracker.define_step`` does.
+    """
+    return _define_step(defaults)
 
 
 def run_query(

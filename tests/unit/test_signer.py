@@ -190,7 +190,7 @@ def test_hashed_files_count_by_content_keyed_by_uri(signer: Signer, tmp_path: Pa
 
 def test_missing_hashed_file_is_named(signer: Signer, tmp_path: Path) -> None:
     """A depends_on path that does not exist is a MissingInputFile naming it."""
-    with pytest.raises(MissingInputFile, match="nothing.txt"):
+    with pytest.raises(MissingInputFile, match=r"nothing\.txt"):
         signer.file_identities("depends_on", [tmp_path / "nothing.txt"])
 
 

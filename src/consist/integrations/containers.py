@@ -2,10 +2,10 @@
 
 This module belongs to the wiring layer. It finds the executor for a backend
 by entry point (group ``consist.executor``, installed by ``consist-containers``)
-and gives the engine two hooks: the executor's identity of the task, hashed
-into the signature in place of the host repository's commit, and a callable
-that starts the container on a cache miss. On a hit the container is not
-started; the cached outputs are copied to the requested host paths and checked.
+and hands the engine a step executor (:class:`ContainerStep`): its identity of
+the task is hashed into the signature in place of the host repository's
+commit, and it starts the container on a cache miss. On a hit the container is
+not started; the cached outputs are copied to the requested host paths and checked.
 """
 
 from __future__ import annotations
@@ -28,13 +28,21 @@ from consist.domain.errors import (
 )
 from consist.ports.execute import ContainerTask, Executor
 from consist.services.current import current_tracker
-from consist.services.steps.engine import RunResult
+from consist.services.steps.engine import RunResult, build_request
 
 if TYPE_CHECKING:
     from consist.services.runs.active_run import ActiveRun
+    from consist.services.steps.request import StepRequest
     from consist.services.tracker import Tracker
 
-__all__ = ["BACKENDS", "CONTAINER_KEYS", "LOG_NAME", "run_container", "run_container_step"]
+__all__ = [
+    "BACKENDS",
+    "CONTAINER_KEYS",
+    "LOG_NAME",
+    "ContainerStep",
+    "run_container",
+    "run_container_step",
+]
 
 BACKENDS = ("docker", "apptainer", "singularity")
 LOG_NAME = "container.log"
@@ -57,8 +65,7 @@ CONTAINER_KEYS = frozenset(
 _RESERVED = frozenset(
     {
         "fn",
-        "execute",
-        "identity_extra",
+        "executor",
         "code_identity",
         "runtime_kwargs",
         "inject_context",
@@ -182,8 +189,7 @@ def run_container(
     _check_visible(inputs, output_paths, mounts)
     executor = _executor(backend, executor_options)
     try:
-        identity = dict(executor.identity(task))
-        launch = _Launch(executor, task, identity["image_digest"], output_paths, mounts)
+        step = ContainerStep.of(executor, task, output_paths, mounts)
         options: dict[str, Any] = {
             "validate_cached_outputs": "strict",
             **run_options,
@@ -193,15 +199,16 @@ def run_container(
             "config": config,
             "cache_mode": cache_mode,
             "output_paths": output_paths or None,
-            "identity_extra": identity,
-            "execute": launch,
-            "meta": {**(run_options.get("meta") or {}), "container": _record(task, identity)},
+            "meta": {
+                **(run_options.get("meta") or {}),
+                "container": _record(task, step.task_identity),
+            },
         }
         if output_paths:
             options.setdefault("cache_hydration", "outputs-requested")
             if options["cache_hydration"] == "outputs-requested":
                 options.setdefault("hydration_paths", output_paths)
-        result = owner.run(None, **options)
+        result = owner.run_request(build_request(None, options, executor=step))
     finally:
         _close(executor)
     if result.cache_hit:
@@ -255,16 +262,36 @@ def default_name(image: str) -> str:
 
 
 @attrs.frozen
-class _Launch:
-    """The engine's ``execute`` hook: start the container and check what it wrote."""
+class ContainerStep:
+    """The engine's executor of one container step: its identity of the task (image
+    content digest, command, environment hash, mounts...) counts in the signature;
+    on a miss it starts the container and checks that every output was written."""
 
     executor: Executor[ContainerTask]
     task: ContainerTask
-    image_digest: str
+    task_identity: Mapping[str, Any]
     outputs: Mapping[str, Path]
     mounts: Mapping[Path, str]
 
-    def __call__(self, active: ActiveRun, _kwargs: dict[str, Any]) -> None:
+    @classmethod
+    def of(
+        cls,
+        executor: Executor[ContainerTask],
+        task: ContainerTask,
+        outputs: Mapping[str, Path],
+        mounts: Mapping[Path, str],
+    ) -> ContainerStep:
+        """Ask the executor for the task's identity once (it inspects the image)."""
+        return cls(executor, task, dict(executor.identity(task)), outputs, mounts)
+
+    @property
+    def image_digest(self) -> str:
+        return str(self.task_identity["image_digest"])
+
+    def identity(self) -> Mapping[str, Any]:
+        return self.task_identity
+
+    def run(self, request: StepRequest, active: ActiveRun, kwargs: Mapping[str, Any]) -> None:
         log = active.workspace / LOG_NAME
         record = dict(active.run.meta.get("container") or {})
         record["log_path"] = str(log)

@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, cast, overload
 
 from consist.display import cards
 from consist.domain import (
@@ -43,7 +43,7 @@ from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity
 from consist.services.identity.hashing import FileHasher, HashMemo
 from consist.services.identity.signer import Signer
-from consist.services.runs import context, owners
+from consist.services.runs import context, owners, remote_artifacts
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
     ArtifactLogging,
@@ -55,12 +55,18 @@ from consist.services.runs.queries import RunQueries
 from consist.services.runs.remote_objects import RemoteObjects
 from consist.services.sharing import publish as sharing
 from consist.services.steps.engine import (
-    STEP_ATTRIBUTE,
+    Engine,
+    FunctionExecutor,
     RunResult,
+    RunSpec,
+    StepRequest,
     build_request,
     check_cache_mode,
+    define_step,
     run_step,
 )
+from consist.services.steps.hydration import Hydrator
+from consist.services.steps.options import MapOptions, RunOptions, StepOptions
 from consist.services.store import catalog_recovery
 from consist.services.store.catalog_reader import LayeredCatalog
 from consist.services.store.catalog_writer import CatalogWriter
@@ -77,7 +83,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("consist")
 RUNS_MOUNT = "runs"
 # Runs a step some other way than calling a function: (tracker, fn, options) -> result.
-StepExecutor = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
+StepRunner = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
 
 _open_trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
@@ -235,7 +241,16 @@ class Tracker(Displayable):
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
-        self.step_executors: dict[str, StepExecutor] = {}
+        self.step_executors: dict[str, StepRunner] = {}
+        self.hydrator = Hydrator(
+            cast("Tracker", weakref.proxy(self)), self.remote, self.run_dir, self.mounts
+        )
+        self.engine = Engine(
+            runs=_StepRuns(self),
+            signer=self.signer,
+            hydrator=self.hydrator,
+            executor=FunctionExecutor(self.executor),
+        )
         self._closed = False
         _open_trackers.add(self)
         # Runs indexed from their snapshots as this tracker opened (`db sync` reports them).
@@ -373,9 +388,6 @@ class Tracker(Displayable):
         config: Any = None,
         facet: Any = None,
         enter_context: bool = True,
-        persist: bool = True,
-        check_unique: bool = True,
-        write_start: bool = True,
         cache_mode: str | None = None,
         **meta: Any,
     ) -> ActiveRun:
@@ -402,18 +414,13 @@ class Tracker(Displayable):
             facet=facet,
             meta=meta,
         )
+        persist = True
         extra: dict[str, Any] = {}
         if cache_mode is not None:
-            persist = persist and check_cache_mode(cache_mode) != "readonly"
+            persist = check_cache_mode(cache_mode) != "readonly"
             extra["cache_mode"] = cache_mode
         return self.lifecycle.open(
-            run_id,
-            labels,
-            persist=persist,
-            check_unique=check_unique,
-            write_start=write_start,
-            enter_context=enter_context,
-            meta=extra,
+            run_id, labels, persist=persist, enter_context=enter_context, meta=extra
         )
 
     def end_run(
@@ -480,7 +487,14 @@ class Tracker(Displayable):
         return self.signer.input_identity(artifact)
 
     # ------------------------------------------------------------------ cached steps
-    def run(self, fn: Callable[..., Any] | None = None, **options: Any) -> RunResult:
+    def run(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        executor: str | None = None,
+        container: Mapping[str, Any] | None = None,
+        **options: Unpack[RunOptions],
+    ) -> RunResult:
         """Run ``fn`` as a cached step, or reuse an earlier identical run.
 
         See ``docs/`` (Running steps) for every option: ``inputs``, ``config``,
@@ -502,13 +516,23 @@ class Tracker(Displayable):
             If an input path does not exist.
         """
         self._check_open()
-        executor = options.pop("executor", None)
         if executor is not None:
-            return self._run_with(executor, fn, options)
-        active = context.current_run_or_none()
-        if active is not None and active.tracker is self:
-            options.setdefault("parent_run_id", active.run.id)
-        return run_step(self, build_request(fn, options))
+            return self._run_with(executor, fn, {**options, "container": container})
+        if container is not None:
+            raise InvalidInput("container={...} runs only with executor='container'")
+        return self.run_request(build_request(fn, options))
+
+    def run_request(self, request: StepRequest) -> RunResult:
+        """Run a step built with ``build_request`` (a scenario step, a container step).
+
+        Its parent is the active run of this tracker unless the request names one.
+        """
+        self._check_open()
+        if request.parent_run_id is None:
+            active = context.current_run_or_none()
+            if active is not None and active.tracker is self:
+                request.parent_run_id = active.run.id
+        return run_step(self.engine, request)
 
     def map(
         self,
@@ -519,7 +543,7 @@ class Tracker(Displayable):
         fail_fast: bool = False,
         chain: str | Mapping[str, str] | None = None,
         progress: bool | None = None,
-        **options: Any,
+        **options: Unpack[MapOptions],
     ) -> MapResults:
         """Run ``fn`` as a cached step once per item; results in item order.
 
@@ -533,15 +557,42 @@ class Tracker(Displayable):
         (or ``{input: output key}``) feeds each item's output into the next item's
         input and runs the items in order. See ``docs/cluster.md``.
         """
-        from consist.services.steps.fanout import run_map
+        return self.map_steps(
+            fn, items, dict(options),
+            executor=executor, fail_fast=fail_fast, chain=chain, progress=progress,
+        )  # fmt: skip
+
+    def map_steps(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        options: Mapping[str, Any],
+        *,
+        executor: Any = None,
+        fail_fast: bool = False,
+        chain: str | Mapping[str, str] | None = None,
+        progress: bool | None = None,
+        input_resolver: Callable[[str], Artifact | None] | None = None,
+        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> MapResults:
+        """:meth:`map` with options as a mapping, plus a scenario's input resolver
+        and per-item preparation (``sc.map``)."""
+        from consist.services.steps.fanout import FanOutSettings, run_map
 
         self._check_open()
+        options = dict(options)
         active = context.current_run_or_none()
         if active is not None and active.tracker is self:
             options.setdefault("parent_run_id", active.run.id)
+        settings = FanOutSettings(
+            blobs=self.blobs,
+            archive=self.archive,
+            progress=progress if progress is not None else self.progress,
+        )
         return run_map(
-            self, fn, items, options,
-            executor=executor, fail_fast=fail_fast, chain=chain, progress=progress,
+            self.engine, settings, fn, items, options,
+            executor=executor, fail_fast=fail_fast, chain=chain,
+            input_resolver=input_resolver, prepare=prepare,
         )  # fmt: skip
 
     def _run_with(
@@ -556,15 +607,11 @@ class Tracker(Displayable):
             )
         return runner(self, fn, options)
 
-    def define_step(self, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def define_step(
+        self, **defaults: Unpack[StepOptions]
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator storing defaults (``outputs=[...]``, ``config``, ...) for ``tracker.run``."""
-        build_request(None, {**defaults, "execute": lambda *_: None})  # validate now, not later
-
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            setattr(fn, STEP_ATTRIBUTE, dict(defaults))
-            return fn
-
-        return decorate
+        return define_step(defaults)
 
     def explain(self, run: Run | str) -> Explanation:
         """Why this run was not a cache hit: what differs from the closest earlier run."""
@@ -711,3 +758,88 @@ class Tracker(Displayable):
 
     def __repr__(self) -> str:
         return f"<Tracker run_dir={str(self.run_dir)!r} catalog={type(self.catalog).__name__}>"
+
+
+class _StepRuns:
+    """The engine's run store: this tracker's run lifecycle and catalog reads."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        # A proxy: the tracker holds the engine holding this, and must stay collectable.
+        self._tracker = cast("Tracker", weakref.proxy(tracker))
+
+    @property
+    def mounts(self) -> MountTable:
+        return self._tracker.mounts
+
+    def begin(self, spec: RunSpec) -> ActiveRun:
+        self._tracker._check_open()
+        check_run_id(spec.run_id)
+        # The engine checked an explicit id already; generated ids are unique.
+        return self._tracker.lifecycle.open(
+            spec.run_id,
+            spec.labels,
+            persist=spec.persist,
+            check_unique=False,
+            write_start=spec.write_start,
+            enter_context=spec.enter_context,
+        )
+
+    def end(
+        self,
+        active: ActiveRun,
+        *,
+        error: BaseException | None = None,
+        signature: Signature | None = None,
+    ) -> Run:
+        return self._tracker.lifecycle.end(active, error=error, signature=signature)
+
+    def exists(self, run_id: str) -> bool:
+        return self._tracker._run_exists(run_id)
+
+    def find_by_signature(self, digest: str) -> Run | None:
+        return self._tracker._reader.find_by_signature(digest)
+
+    def outputs_of(self, run_id: str) -> Mapping[str, Artifact]:
+        return self._tracker.get_artifacts_for_run(run_id).outputs
+
+    def workspace(self, run_id: str) -> Path:
+        return self._tracker.snapshots.workspace(run_id)
+
+    def completed_signatures(self, digests: Sequence[str]) -> set[str]:
+        return self._tracker.queries.completed_signatures(digests)
+
+    @contextlib.contextmanager
+    def one_sync(self) -> Iterator[None]:
+        tracker = self._tracker
+        if tracker.sync_batch is not None:
+            yield
+            return
+        batch = tracker.sync_batch = SyncBatch()
+        try:
+            yield
+        finally:
+            tracker.sync_batch = None
+            batch.commit(tracker.journal)
+
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str] | Artifact,
+        key: str | None = None,
+        direction: str = "output",
+        *,
+        content_hash: str | None = None,
+        run: ActiveRun | None = None,
+    ) -> Artifact:
+        return self._tracker.log_artifact(path, key, direction, content_hash=content_hash, run=run)
+
+    def artifact_path(self, artifact: Artifact) -> Path:
+        return self._tracker.artifact_path(artifact)
+
+    def find_produced_artifact(self, content_hash: str, path: Path | str) -> Artifact | None:
+        return self._tracker.find_produced_artifact(content_hash, path)
+
+    def remote_input(self, key: str, url: str) -> Artifact:
+        return remote_artifacts.remote_input(self._tracker, key, url)
+
+    def upload_output(self, active: ActiveRun, key: str, staged: Path, url: str) -> Artifact:
+        return remote_artifacts.upload_output(self._tracker, active, key, staged, url)

@@ -15,7 +15,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import attrs
 
@@ -42,7 +42,8 @@ from consist.services.scenarios.scenario_steps import (
     new_step_id,
 )
 from consist.services.steps import hydration
-from consist.services.steps.engine import RunResult, step_defaults
+from consist.services.steps.engine import RunResult, build_request, step_defaults
+from consist.services.steps.options import MapSettings, StepSettings
 from consist.services.steps.step_io import resolve_inputs
 from consist.services.store.snapshots import check_run_id
 
@@ -265,7 +266,7 @@ class Scenario(Displayable):
         self._open("sc.trace")
         tracker = self.tracker
         combined = combine_inputs(self.coupler, inputs, input_keys, optional_input_keys)
-        step_inputs = resolve_inputs(tracker, combined, self.coupler.resolve)
+        step_inputs = resolve_inputs(tracker.mounts, combined, self.coupler.resolve)
         active = tracker.begin_run(
             free_run_id(tracker, run_id) if run_id else new_step_id(name),
             model or name, year=year, iteration=iteration, tags=tags,
@@ -280,7 +281,7 @@ class Scenario(Displayable):
                 assert source is not None  # resolve_inputs sets one of the two
                 tracker.log_artifact(source, item.key, "input", run=active)
             if self.step_cache_hydration == "inputs-missing":
-                hydration.backfill_inputs(tracker, active.inputs)
+                tracker.hydrator.backfill_inputs(active.inputs)
             signature = tracker.signature_of_active(active)
             active.run = attrs.evolve(active.run, signature=signature)
             handle = StepTrace(active, tracker.find_by_signature(signature.digest))
@@ -307,7 +308,7 @@ class Scenario(Displayable):
         optional_input_keys: Sequence[str] = (),
         run_id: str | None = None,
         cache_hydration: str | None = None,
-        **options: Any,
+        **options: Unpack[StepSettings],
     ) -> RunResult:
         """Run ``fn`` as a cached step of the scenario (the options of ``tracker.run``).
 
@@ -327,20 +328,20 @@ class Scenario(Displayable):
         if callable(name) and fn is None:
             name, fn = None, name
         step = (
-            str(name or options.get("name") or step_defaults(fn).get("name") or "")
+            str(name or step_defaults(fn).get("name") or "")
             or getattr(fn, "__name__", None)
             or "step"
         )
-        options.update(
-            name=step,
-            inputs=combine_inputs(self.coupler, inputs, input_keys, optional_input_keys),
-            parent_run_id=self.id,
-            input_resolver=self.coupler.resolve,
-            cache_hydration=cache_hydration or self.step_cache_hydration,
-        )
+        step_options: dict[str, Any] = {
+            **options,
+            "name": step,
+            "inputs": combine_inputs(self.coupler, inputs, input_keys, optional_input_keys),
+            "parent_run_id": self.id,
+            "cache_hydration": cache_hydration or self.step_cache_hydration,
+        }
         started = dt.datetime.now(dt.UTC)
         try:
-            result = self._run_step(tracker, fn, run_id, options)
+            result = self._run_step(tracker, fn, run_id, step_options)
         except BaseException:
             self._record_failure(tracker, options.get("model") or step, started)
             raise
@@ -360,19 +361,19 @@ class Scenario(Displayable):
         fail_fast: bool = False,
         chain: str | Mapping[str, str] | None = None,
         progress: bool | None = None,
-        **options: Any,
+        **options: Unpack[MapSettings],
     ) -> MapResults:
         """``tracker.map`` as steps of this scenario: string inputs are coupler keys,
         and the outputs of completed items go into the coupler in item order."""
-        from consist.services.steps.fanout import MapStopped, run_map
+        from consist.services.steps.fanout import MapStopped
 
         self._open("sc.map")
-        options.setdefault("name", step_defaults(fn).get("name") or fn.__name__)
-        options.update(
-            parent_run_id=self.id,
-            input_resolver=self.coupler.resolve,
-            cache_hydration=cache_hydration or self.step_cache_hydration,
-        )
+        map_options: dict[str, Any] = {
+            "name": step_defaults(fn).get("name") or fn.__name__,
+            **options,
+            "parent_run_id": self.id,
+            "cache_hydration": cache_hydration or self.step_cache_hydration,
+        }
 
         def with_coupler(item_options: dict[str, Any]) -> dict[str, Any]:
             inputs = item_options.get("inputs")
@@ -380,10 +381,10 @@ class Scenario(Displayable):
             return {**item_options, "inputs": combined}
 
         try:
-            results = run_map(
-                self.tracker, fn, items, options,
+            results = self.tracker.map_steps(
+                fn, items, map_options,
                 executor=executor, fail_fast=fail_fast, chain=chain, progress=progress,
-                prepare=with_coupler,
+                input_resolver=self.coupler.resolve, prepare=with_coupler,
             )  # fmt: skip
         except MapStopped as stopped:
             self._record_map(stopped.results)
@@ -405,15 +406,21 @@ class Scenario(Displayable):
         run_id: str | None,
         options: dict[str, Any],
     ) -> RunResult:
+        def run_as(step_id: str | None) -> RunResult:
+            request = build_request(
+                fn, {**options, "run_id": step_id}, input_resolver=self.coupler.resolve
+            )
+            return tracker.run_request(request)
+
         if run_id is None:
-            return tracker.run(fn, **options)
+            return run_as(None)
         try:
-            return tracker.run(fn, run_id=run_id, **options)
+            return run_as(run_id)
         except DuplicateRun as exc:
             # Raised before anything ran: this id belongs to an earlier pass.
             if exc.run_id != run_id:
                 raise
-        return tracker.run(fn, run_id=free_run_id(tracker, run_id), **options)
+        return run_as(free_run_id(tracker, run_id))
 
     def _record_failure(self, tracker: Tracker, model: str, started: dt.datetime) -> None:
         query = RunQuery(parent_run_id=self.id, model=model, status="failed", limit=1)

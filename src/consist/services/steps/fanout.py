@@ -8,7 +8,6 @@ A chain (``chain="key"``) feeds item N's output into item N+1 and runs in order.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,13 @@ import attrs
 from consist.domain import Artifact, Direction
 from consist.domain.errors import InvalidInput, RunFailed
 from consist.services.steps.engine import (
+    Engine,
     OpenStep,
     PreparedCall,
     RunResult,
     StepRequest,
     build_request,
+    fail_step,
     finish_step,
     open_step,
     prepare_call,
@@ -38,10 +39,10 @@ from consist.services.steps.map_executors import (
     WorkReport,
     runner_for,
 )
-from consist.services.store.sync_batch import SyncBatch
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.ports.blobs import BlobStore
+    from consist.services.steps.step_io import InputResolver
 
 # Options that are data of one item, so a callable given for them is called with the item.
 PER_ITEM_OPTIONS = frozenset(
@@ -126,6 +127,16 @@ class MapResults(Sequence[MapResult]):
         return sum(r.cache_hit for r in self.results)
 
 
+@attrs.frozen
+class FanOutSettings:
+    """The tracker settings a fan-out reads: where workers upload outputs, the
+    archive policy (``"none"``, ``"outputs"`` or the keys), the progress bar."""
+
+    blobs: BlobStore | None = None
+    archive: str | tuple[str, ...] = "outputs"
+    progress: bool | None = None
+
+
 @attrs.define
 class _Pending:
     request: StepRequest
@@ -158,7 +169,8 @@ def item_options(
 
 
 def run_map(
-    tracker: Tracker,
+    engine: Engine,
+    settings: FanOutSettings,
     fn: Callable[..., Any],
     items: Iterable[Any],
     options: Mapping[str, Any],
@@ -166,7 +178,7 @@ def run_map(
     executor: Any = None,
     fail_fast: bool = False,
     chain: str | Mapping[str, str] | None = None,
-    progress: bool | None = None,
+    input_resolver: InputResolver | None = None,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> MapResults:
     """Run ``fn`` once per item (see ``Tracker.map``)."""
@@ -176,8 +188,10 @@ def run_map(
     per_item = [item_options(i, item, options, callables) for i, item in enumerate(items)]
     runner = runner_for(executor)
     runner.check(fn)
-    fan = _FanOut(tracker, fn, items, runner, fail_fast, prepare)
-    with _ProgressBar(tracker, progress, len(items), getattr(fn, "__name__", "step")) as tick:
+    fan = _FanOut(engine, settings, fn, items, runner, fail_fast)
+    fan.input_resolver = input_resolver
+    fan.prepare = prepare
+    with _ProgressBar(settings.progress, len(items), getattr(fn, "__name__", "step")) as tick:
         fan.tick = tick
         try:
             if links:
@@ -194,20 +208,6 @@ def run_map(
             results,
         )
     return results
-
-
-@contextlib.contextmanager
-def _one_sync(tracker: Tracker) -> Iterator[None]:
-    """Hits recorded inside are made durable together, in one fsync pass, on exit."""
-    if tracker.sync_batch is not None:
-        yield
-        return
-    batch = tracker.sync_batch = SyncBatch()
-    try:
-        yield
-    finally:
-        tracker.sync_batch = None
-        batch.commit(tracker.journal)
 
 
 def _chain_links(chain: str | Mapping[str, str] | None) -> dict[str, str]:
@@ -228,19 +228,21 @@ def _chain_links(chain: str | Mapping[str, str] | None) -> dict[str, str]:
 class _FanOut:
     def __init__(
         self,
-        tracker: Tracker,
+        engine: Engine,
+        settings: FanOutSettings,
         fn: Callable[..., Any],
         items: list[Any],
         runner: MapRunner,
         fail_fast: bool,
-        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None,
     ) -> None:
-        self.tracker = tracker
+        self.engine = engine
+        self.settings = settings
         self.fn = fn
         self.items = items
         self.runner = runner
         self.fail_fast = fail_fast
-        self.prepare = prepare
+        self.input_resolver: InputResolver | None = None
+        self.prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.results: dict[int, MapResult] = {}
         self.pending: dict[int, _Pending] = {}
         self.submitted = 0
@@ -250,13 +252,13 @@ class _FanOut:
     # -- the two shapes of a map ---------------------------------------------------------
     def run_independent(self, per_item: list[dict[str, Any]]) -> None:
         requests = [self._request(options) for options in per_item]
-        signed = [sign_step(self.tracker, request) for request in requests]
+        signed = [sign_step(self.engine, request) for request in requests]
         misses, hits = [], []
-        known = self.tracker.queries.completed_signatures([s.signature.digest for s in signed])
-        with _one_sync(self.tracker):
+        known = self.engine.runs.completed_signatures([s.signature.digest for s in signed])
+        with self.engine.runs.one_sync():
             for index, (request, step) in enumerate(zip(requests, signed, strict=True)):
                 maybe = step.signature.digest in known
-                hit = serve_cached(self.tracker, request, step) if maybe else None
+                hit = serve_cached(self.engine, request, step) if maybe else None
                 if hit is None:
                     misses.append(index)
                 else:
@@ -290,8 +292,8 @@ class _FanOut:
             if previous is not None:
                 options = _fed_by(options, previous, links, index)
             request = self._request(options)
-            step = sign_step(self.tracker, request)
-            hit = serve_cached(self.tracker, request, step)
+            step = sign_step(self.engine, request)
+            hit = serve_cached(self.engine, request, step)
             if hit is not None:
                 self._done(MapResult(index, self.items[index], "cached", hit))
             else:
@@ -303,23 +305,23 @@ class _FanOut:
     def _request(self, options: dict[str, Any]) -> StepRequest:
         if self.prepare is not None:
             options = self.prepare(options)
-        request = build_request(self.fn, options)
+        request = build_request(self.fn, options, input_resolver=self.input_resolver)
         if self.runner.remote and (request.inject_context or request.capture_dir is not None):
             raise InvalidInput(
                 "inject_context and capture_dir need the step to run in this process; "
                 "use executor=None, or return or write outputs to output_paths instead"
             )
-        if request.execute is not None:
+        if request.executor is not None:
             raise InvalidInput("map runs Python functions; a container step has no fn to map")
         return request
 
     def _order(self, index: int, request: StepRequest, step: Any) -> tuple[int, WorkOrder]:
         """Begin the item's run and write down the call a worker makes for it."""
-        opened = open_step(self.tracker, request, step, enter_context=False)
+        opened = open_step(self.engine, request, step, enter_context=False)
         try:
-            call = prepare_call(self.tracker, request, opened)
+            call = prepare_call(self.engine, request, opened)
         except BaseException as exc:
-            self.tracker.end_run(opened.active, error=exc, signature=step.signature)
+            fail_step(self.engine, opened, exc)
             raise
         assert request.fn is not None
         bound_for_urls = url_outputs(request, opened.active)
@@ -339,13 +341,13 @@ class _FanOut:
         self.runner.submit(orders)
 
     def _upload_to(self, opened: OpenStep) -> Any:
-        tracker = self.tracker
-        wanted = self.runner.remote and opened.active.persist and tracker.archive != "none"
-        return tracker.blobs if wanted else None
+        settings = self.settings
+        wanted = self.runner.remote and opened.active.persist and settings.archive != "none"
+        return settings.blobs if wanted else None
 
     def _settle_next(self) -> None:
         """Record whatever finished since the last call, made durable together."""
-        with _one_sync(self.tracker):
+        with self.engine.runs.one_sync():
             settled = [
                 self._settle(index, self.pending.pop(index), outcome)
                 for index, outcome in self.runner.next_done()
@@ -355,17 +357,16 @@ class _FanOut:
 
     def _settle(self, index: int, pending: _Pending, outcome: Outcome) -> MapResult:
         active = pending.opened.active
-        signature = pending.opened.signed.signature
         item = self.items[index]
         try:
             if isinstance(outcome, BaseException):
                 raise outcome
             _note_worker(active, outcome)
-            record_call(self.tracker, pending.request, pending.opened, pending.call, outcome.value)
-            _adopt_uploads(self.tracker, pending.opened, outcome)
-            result = finish_step(self.tracker, pending.opened, outcome.value)
+            record_call(self.engine, pending.request, pending.opened, pending.call, outcome.value)
+            _adopt_uploads(self.settings.archive, pending.opened, outcome)
+            result = finish_step(self.engine, pending.opened, outcome.value)
         except Exception as exc:
-            run = self.tracker.end_run(active, error=exc, signature=signature)
+            run = fail_step(self.engine, pending.opened, exc)
             failed = RunResult(run, dict(active.outputs))
             return MapResult(index, item, "failed", failed, type(exc).__name__, str(exc))
         return MapResult(index, item, "completed", result)
@@ -382,7 +383,7 @@ class _FanOut:
         for index, pending in list(self.pending.items()):  # opened here: each is ended here
             del self.pending[index]
             error = RunFailed("cancelled: the map stopped before this item finished")
-            run = self.tracker.end_run(pending.opened.active, error=error)
+            run = self.engine.runs.end(pending.opened.active, error=error)
             self.results[index] = MapResult(
                 index, self.items[index], "cancelled", RunResult(run, {}), "RunFailed", str(error)
             )
@@ -423,7 +424,7 @@ def _note_worker(active: Any, report: WorkReport) -> None:
     active.run = attrs.evolve(active.run, meta={**active.run.meta, EXECUTED_ON: where})
 
 
-def _adopt_uploads(tracker: Tracker, opened: OpenStep, report: WorkReport) -> None:
+def _adopt_uploads(policy: str | tuple[str, ...], opened: OpenStep, report: WorkReport) -> None:
     """Mark outputs a worker stored in the blob store, so the client does not upload them.
 
     Under the full hashing strategy the client's own content hash must equal the
@@ -434,7 +435,6 @@ def _adopt_uploads(tracker: Tracker, opened: OpenStep, report: WorkReport) -> No
     if not report.uploaded:
         return
     active = opened.active
-    policy = tracker.archive
     for key, artifact in list(active.outputs.items()):
         if artifact.producer_run_id != active.id or artifact.abs_path is None:
             continue
@@ -450,9 +450,8 @@ def _adopt_uploads(tracker: Tracker, opened: OpenStep, report: WorkReport) -> No
 class _ProgressBar:
     """A rich progress bar over the items; silent off a terminal or with progress=False."""
 
-    def __init__(self, tracker: Tracker, progress: bool | None, total: int, name: str) -> None:
-        wanted = progress if progress is not None else tracker.progress
-        self._show = wanted if wanted is not None else sys.stderr.isatty()
+    def __init__(self, progress: bool | None, total: int, name: str) -> None:
+        self._show = progress if progress is not None else sys.stderr.isatty()
         self._total = total
         self._name = name
         self._bar: Any = None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
-from consist.domain import Artifact, Direction
+from consist.domain import Artifact, Direction, MountTable
 from consist.domain.errors import InvalidInput, MissingInputFile, MissingOutputFile
 from consist.domain.mount import URI_PATTERN
 from consist.domain.remote import check_remote_url, is_remote, object_name
@@ -25,7 +25,7 @@ from consist.services.steps import loaders
 
 if TYPE_CHECKING:
     from consist.services.runs.active_run import ActiveRun
-    from consist.services.tracker import Tracker
+    from consist.services.steps.collaborators import StepFiles
 
 InputResolver = Callable[[str], Artifact | None]
 
@@ -43,7 +43,7 @@ class StepInput:
 
 
 def resolve_inputs(
-    tracker: Tracker,
+    mounts: MountTable,
     inputs: Mapping[str, Any] | Sequence[Any] | None,
     resolver: InputResolver | None = None,
 ) -> list[StepInput]:
@@ -55,12 +55,12 @@ def resolve_inputs(
     if inputs is None:
         return []
     if isinstance(inputs, Mapping):
-        return [_resolve_one(tracker, str(k), v, resolver, True) for k, v in inputs.items()]
+        return [_resolve_one(mounts, str(k), v, resolver, True) for k, v in inputs.items()]
     if isinstance(inputs, (str, os.PathLike, Artifact)):
         inputs = [inputs]
     resolved = []
     for item in inputs:
-        step_input = _resolve_one(tracker, None, item, resolver, False)
+        step_input = _resolve_one(mounts, None, item, resolver, False)
         resolved.append(step_input)
     keys = [i.key for i in resolved]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
@@ -70,7 +70,7 @@ def resolve_inputs(
 
 
 def _resolve_one(
-    tracker: Tracker, key: str | None, value: Any, resolver: InputResolver | None, as_kwarg: bool
+    mounts: MountTable, key: str | None, value: Any, resolver: InputResolver | None, as_kwarg: bool
 ) -> StepInput:
     if isinstance(value, Artifact):
         return StepInput(key or value.key, artifact=value, as_kwarg=as_kwarg)
@@ -78,11 +78,11 @@ def _resolve_one(
         artifact = resolver(value)
         if artifact is not None:
             return StepInput(key or value, artifact=artifact, as_kwarg=as_kwarg)
-    if is_remote(value, tracker.mounts):
+    if is_remote(value, mounts):
         url = check_remote_url(value)
         return StepInput(key or _default_url_key(url), url=url, as_kwarg=as_kwarg)
     if isinstance(value, str) and URI_PATTERN.match(value):
-        path = tracker.mounts.to_path(value)  # refuses a URI that escapes its mount
+        path = mounts.to_path(value)  # refuses a URI that escapes its mount
     elif isinstance(value, os.PathLike | str):
         path = Path(os.path.abspath(os.fspath(value)))
     else:
@@ -158,14 +158,14 @@ def _is_path_hint(hint: Any) -> bool:
 
 
 def input_value(
-    tracker: Tracker, step_input: StepInput, artifact: Artifact, load: bool, as_: str | None = None
+    files: StepFiles, step_input: StepInput, artifact: Artifact, load: bool, as_: str | None = None
 ) -> Any:
     """What the step function receives for an input: loaded data or a Path.
 
     ``as_`` is the table kind the parameter's type hint asks for (see
     ``frames.hinted_kinds``); it applies only to tables.
     """
-    path = tracker.artifact_path(artifact) if step_input.path is None else step_input.path
+    path = files.artifact_path(artifact) if step_input.path is None else step_input.path
     if load and artifact.driver in loaders.READERS:
         wanted = as_ if artifact.driver in loaders.TABLE_DRIVERS else None
         return loaders.read(path, artifact.driver, as_=wanted)
@@ -230,14 +230,14 @@ class StepContext:
 
 
 def record_return_value(
-    tracker: Tracker, active: ActiveRun, value: Any, declared: Sequence[str], step: str
+    files: StepFiles, active: ActiveRun, value: Any, declared: Sequence[str], step: str
 ) -> None:
     """Turn what a step function returned into output artifacts of the run."""
     if value is None:
         return
     if isinstance(value, Mapping) and not _stored_whole(value):
         for key, item in value.items():
-            record_output(tracker, active, str(key), item)
+            record_output(files, active, str(key), item)
         return
     if len(declared) > 1:
         raise InvalidInput(
@@ -249,7 +249,7 @@ def record_return_value(
         if declared
         else (stem(Path(value)) if isinstance(value, (str, os.PathLike)) else step)
     )
-    record_output(tracker, active, key, value)
+    record_output(files, active, key, value)
 
 
 def _stored_whole(value: Any) -> bool:
@@ -258,7 +258,7 @@ def _stored_whole(value: Any) -> bool:
     return type(value).__module__.split(".")[0] in ("xarray", "pandas", "polars", "pyarrow")
 
 
-def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> Artifact:
+def record_output(files: StepFiles, active: ActiveRun, key: str, value: Any) -> Artifact:
     from consist.services.runs.artifacts import safe_file_stem, write_parquet
 
     if isinstance(value, Artifact):
@@ -268,7 +268,7 @@ def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> 
         path = Path(os.path.abspath(os.fspath(value)))  # relative: to the working directory
         if not path.exists():
             raise MissingOutputFile(f"output {key!r}: the returned path {path} does not exist")
-        return tracker.log_artifact(path, key, "output", run=active)
+        return files.log_artifact(path, key, "output", run=active)
     module = type(value).__module__.split(".")[0]
     stem = active.workspace / safe_file_stem(key)
     if module in ("pandas", "polars", "pyarrow") and hasattr(value, "columns"):
@@ -287,7 +287,7 @@ def record_output(tracker: Tracker, active: ActiveRun, key: str, value: Any) -> 
             f"output {key!r}: cannot store a {type(value).__name__}; return a DataFrame, "
             "an xarray Dataset, a numpy array, a Path, or log files with the step context"
         )
-    return tracker.log_artifact(path, key, "output", run=active)
+    return files.log_artifact(path, key, "output", run=active)
 
 
 def check_declared_outputs(active: ActiveRun, declared: Sequence[str], step: str) -> None:
