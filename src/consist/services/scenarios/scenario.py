@@ -40,9 +40,10 @@ from consist.services.scenarios.scenario_steps import (
     existing_run,
     free_run_id,
     new_step_id,
+    run_step_as,
 )
 from consist.services.steps import hydration
-from consist.services.steps.engine import RunResult, build_request, step_defaults
+from consist.services.steps.engine import RunResult, step_defaults
 from consist.services.steps.options import MapSettings, StepSettings
 from consist.services.steps.step_io import resolve_inputs
 from consist.services.store.snapshots import check_run_id
@@ -341,7 +342,7 @@ class Scenario(Displayable):
         }
         started = dt.datetime.now(dt.UTC)
         try:
-            result = self._run_step(tracker, fn, run_id, step_options)
+            result = run_step_as(tracker, fn, run_id, step_options, self.coupler.resolve)
         except BaseException:
             self._record_failure(tracker, options.get("model") or step, started)
             raise
@@ -398,29 +399,6 @@ class Scenario(Displayable):
                 if item.ok:
                     self.coupler.update(item.result.outputs)
                 self._record(item.result.run, "run", item.cache_hit)
-
-    def _run_step(
-        self,
-        tracker: Tracker,
-        fn: Callable[..., Any] | None,
-        run_id: str | None,
-        options: dict[str, Any],
-    ) -> RunResult:
-        def run_as(step_id: str | None) -> RunResult:
-            request = build_request(
-                fn, {**options, "run_id": step_id}, input_resolver=self.coupler.resolve
-            )
-            return tracker.run_request(request)
-
-        if run_id is None:
-            return run_as(None)
-        try:
-            return run_as(run_id)
-        except DuplicateRun as exc:
-            # Raised before anything ran: this id belongs to an earlier pass.
-            if exc.run_id != run_id:
-                raise
-        return run_as(free_run_id(tracker, run_id))
 
     def _record_failure(self, tracker: Tracker, model: str, started: dt.datetime) -> None:
         query = RunQuery(parent_run_id=self.id, model=model, status="failed", limit=1)

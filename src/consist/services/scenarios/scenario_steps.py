@@ -7,13 +7,15 @@ lifecycle.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.domain import Artifact, Run, canonical, new_id
-from consist.domain.errors import UnknownCouplerKey
+from consist.domain.errors import DuplicateRun, UnknownCouplerKey
 from consist.services.scenarios.coupler import Coupler
+from consist.services.steps.engine import RunResult, build_request
+from consist.services.steps.step_io import InputResolver
 from consist.services.store.snapshots import check_run_id
 
 if TYPE_CHECKING:
@@ -149,3 +151,28 @@ def existing_run(tracker: Tracker, run_id: str) -> Run:
     if tracker.snapshots.exists(run_id):
         return tracker.snapshots.read(run_id).run
     return tracker.get_run(run_id)
+
+
+def run_step_as(
+    tracker: Tracker,
+    fn: Callable[..., Any] | None,
+    run_id: str | None,
+    options: Mapping[str, Any],
+    resolver: InputResolver,
+) -> RunResult:
+    """Run an ``sc.run`` step under ``run_id``, or ``<run_id>@2``... when an earlier
+    pass holds that id (and this call is not a hit on that very run)."""
+
+    def run_as(step_id: str | None) -> RunResult:
+        request = build_request(fn, {**options, "run_id": step_id}, input_resolver=resolver)
+        return tracker.run_request(request)
+
+    if run_id is None:
+        return run_as(None)
+    try:
+        return run_as(run_id)
+    except DuplicateRun as exc:
+        # Raised before anything ran: this id belongs to an earlier pass.
+        if exc.run_id != run_id:
+            raise
+    return run_as(free_run_id(tracker, run_id))
