@@ -12,12 +12,14 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from consist.domain.errors import InvalidInput, ReservedName
+from consist.domain.errors import InvalidCacheMode, InvalidInput, ReservedName
 
 __all__ = [
+    "CACHE_MODES",
     "MAX_KEY_CHARS",
     "RESERVED_TABLES",
     "SYSTEM_PREFIX",
+    "check_cache_mode",
     "check_facet_keys",
     "check_int",
     "check_key",
@@ -191,3 +193,12 @@ def check_run_id(run_id: Any, what: str = "run id") -> str:
             "digits and . _ + @ = - (at most 200 characters, no '..')"
         )
     return run_id
+
+
+CACHE_MODES = ("reuse", "overwrite", "readonly")
+
+
+def check_cache_mode(mode: str) -> str:
+    if mode not in CACHE_MODES:
+        raise InvalidCacheMode(f"cache_mode must be one of {CACHE_MODES}, not {mode!r}")
+    return mode

@@ -32,7 +32,6 @@ from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     InvalidInput,
 )
-from consist.domain.labels import RunLabels
 from consist.domain.redaction import Redactor
 from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
@@ -61,7 +60,6 @@ from consist.services.steps.engine import (
     RunSpec,
     StepRequest,
     build_request,
-    check_cache_mode,
     define_step,
     run_step,
 )
@@ -237,6 +235,7 @@ class Tracker(Displayable):
             remember_signature=self.signer.remember,
             resolve_path=self.artifacts.resolve_path,
             sidecars=sidecars,
+            check_open=self._check_open,
         )
         self.executor: Executor[CallTask] = InProcessExecutor()
         # executor=<name> in run(): steps that are not Python functions (containers).
@@ -336,92 +335,8 @@ class Tracker(Displayable):
             return self.data.run_query(statement, params, as_, allow_write)
 
     # ------------------------------------------------------------------ lifecycle
-    @contextlib.contextmanager
-    def start_run(
-        self,
-        run_id: str,
-        model: str | None = None,
-        *,
-        year: int | None = None,
-        iteration: int | None = None,
-        tags: Sequence[str] | str | None = None,
-        parent_run_id: str | None = None,
-        config: Any = None,
-        facet: Any = None,
-        **meta: Any,
-    ) -> Iterator[ActiveRun]:
-        """Track a block of code as one run.
-
-        An exception inside marks the run failed (type and message recorded),
-        writes its snapshot, fires ``on_run_failed`` and propagates.
-        ``cache_mode="readonly"`` records nothing (a sandbox); ``"reuse"`` and
-        ``"overwrite"`` record the run as usual, since a block always executes.
-        """
-        active = self.begin_run(
-            run_id,
-            model,
-            year=year,
-            iteration=iteration,
-            tags=tags,
-            parent_run_id=parent_run_id,
-            config=config,
-            facet=facet,
-            **meta,
-        )
-        try:
-            yield active
-        except BaseException as exc:
-            self.end_run(active, error=exc)
-            raise
-        else:
-            self.end_run(active)
-
-    def begin_run(
-        self,
-        run_id: str,
-        model: str | None = None,
-        *,
-        year: int | None = None,
-        iteration: int | None = None,
-        tags: Sequence[str] | str | None = None,
-        parent_run_id: str | None = None,
-        config: Any = None,
-        facet: Any = None,
-        enter_context: bool = True,
-        cache_mode: str | None = None,
-        **meta: Any,
-    ) -> ActiveRun:
-        """Start a run without a with-block; finish it with :meth:`end_run`.
-
-        Raises
-        ------
-        DuplicateRun
-            If a run with this id exists already (runs are never overwritten).
-        ConfigNotSerializable
-            If ``config`` or ``facet`` has no canonical JSON form.
-        InvalidCacheMode
-            For a ``cache_mode`` other than reuse, overwrite or readonly.
-        """
-        self._check_open()
-        check_run_id(run_id)
-        labels = RunLabels.of(
-            model,
-            year=year,
-            iteration=iteration,
-            tags=tags,
-            parent_run_id=parent_run_id,
-            config=config,
-            facet=facet,
-            meta=meta,
-        )
-        persist = True
-        extra: dict[str, Any] = {}
-        if cache_mode is not None:
-            persist = check_cache_mode(cache_mode) != "readonly"
-            extra["cache_mode"] = cache_mode
-        return self.lifecycle.open(
-            run_id, labels, persist=persist, enter_context=enter_context, meta=extra
-        )
+    start_run = forward("lifecycle", RunLifecycle.start_run)
+    begin_run = forward("lifecycle", RunLifecycle.begin_run)
 
     def end_run(
         self,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from consist.domain import Artifact, MountTable, Run, RunRecord, RunStatus, Signature
+from consist.domain.checks import check_cache_mode, check_run_id
 from consist.domain.errors import ConsistError, DuplicateRun, InvalidInput
 from consist.domain.labels import RunLabels
 from consist.domain.redaction import Redactor
@@ -54,6 +55,8 @@ class RunLifecycle:
         signer a run's signature (None: not a usable Merkle parent).
     resolve_path, sidecars
         Where an output file is, and whether a provenance sidecar goes beside it.
+    check_open
+        Raises if the tracker is closed (called before a run starts).
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class RunLifecycle:
         remember_signature: Callable[[str, str | None], object],
         resolve_path: Callable[[Artifact], Path],
         sidecars: bool = False,
+        check_open: Callable[[], None] = lambda: None,
     ) -> None:
         self.owner = owner
         self.snapshots = snapshots
@@ -90,6 +94,94 @@ class RunLifecycle:
         self.remember_signature = remember_signature
         self.resolve_path = resolve_path
         self.sidecars = sidecars
+        self.check_open = check_open
+
+    @contextlib.contextmanager
+    def start_run(
+        self,
+        /,
+        run_id: str,
+        model: str | None = None,
+        *,
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: Sequence[str] | str | None = None,
+        parent_run_id: str | None = None,
+        config: Any = None,
+        facet: Any = None,
+        **meta: Any,
+    ) -> Iterator[ActiveRun]:
+        """Track a block of code as one run.
+
+        An exception inside marks the run failed (type and message recorded),
+        writes its snapshot, fires ``on_run_failed`` and propagates.
+        ``cache_mode="readonly"`` records nothing (a sandbox); ``"reuse"`` and
+        ``"overwrite"`` record the run as usual, since a block always executes.
+        """
+        active = self.begin_run(
+            run_id,
+            model,
+            year=year,
+            iteration=iteration,
+            tags=tags,
+            parent_run_id=parent_run_id,
+            config=config,
+            facet=facet,
+            **meta,
+        )
+        try:
+            yield active
+        except BaseException as exc:
+            self.end(active, error=exc)
+            raise
+        else:
+            self.end(active)
+
+    def begin_run(
+        self,
+        /,
+        run_id: str,
+        model: str | None = None,
+        *,
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: Sequence[str] | str | None = None,
+        parent_run_id: str | None = None,
+        config: Any = None,
+        facet: Any = None,
+        enter_context: bool = True,
+        cache_mode: str | None = None,
+        **meta: Any,
+    ) -> ActiveRun:
+        """Start a run without a with-block; finish it with :meth:`end_run`.
+
+        Raises
+        ------
+        DuplicateRun
+            If a run with this id exists already (runs are never overwritten).
+        ConfigNotSerializable
+            If ``config`` or ``facet`` has no canonical JSON form.
+        InvalidCacheMode
+            For a ``cache_mode`` other than reuse, overwrite or readonly.
+        """
+        self.check_open()
+        check_run_id(run_id)
+        labels = RunLabels.of(
+            model,
+            year=year,
+            iteration=iteration,
+            tags=tags,
+            parent_run_id=parent_run_id,
+            config=config,
+            facet=facet,
+            meta=meta,
+        )
+        persist = True
+        extra: dict[str, Any] = {}
+        if cache_mode is not None:
+            persist = check_cache_mode(cache_mode) != "readonly"
+            extra["cache_mode"] = cache_mode
+        return self.open(run_id, labels, persist=persist, enter_context=enter_context, meta=extra)
 
     def _active(self, run: Run) -> ActiveRun:
         workspace = self.snapshots.workspace(run.id)

@@ -11,8 +11,10 @@ import attrs
 
 from consist.display import cards
 from consist.domain import Artifact, Run
+from consist.domain.checks import CACHE_MODES as CACHE_MODES  # re-exported
+from consist.domain.checks import check_cache_mode as check_cache_mode
 from consist.domain.display import Card, Displayable
-from consist.domain.errors import InvalidCacheMode, InvalidInput
+from consist.domain.errors import InvalidInput
 from consist.services.steps import hydration
 from consist.services.steps.step_io import InputResolver
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from consist.services.steps.collaborators import StepExecutor
     from consist.services.steps.options import RunOptions, StepOptions
 
-CACHE_MODES = ("reuse", "overwrite", "readonly")
 VALIDATION_MODES = ("lazy", "strict")
 STEP_ATTRIBUTE = "__consist_step__"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,12 +61,6 @@ class RunResult(Displayable):
 
     def _card(self) -> Card:
         return cards.result_card(self.run, self.outputs, self.value)
-
-
-def check_cache_mode(mode: str) -> str:
-    if mode not in CACHE_MODES:
-        raise InvalidCacheMode(f"cache_mode must be one of {CACHE_MODES}, not {mode!r}")
-    return mode
 
 
 def check_validation(mode: str) -> str:
