@@ -90,3 +90,22 @@ def test_user_code_identity_forms() -> None:
     assert code_identity.code_hash(lambda fn: "mine", None, Path.cwd()) == "mine"
     with pytest.raises(InvalidInput):
         code_identity.code_hash(lambda fn: "", None, Path.cwd())
+
+
+@pytest.mark.parametrize("strategy", ["full", "fast"])
+def test_a_folder_holding_a_file_name_that_is_not_utf8_has_an_identity(
+    tmp_path: Path, strategy: str
+) -> None:
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    try:
+        (folder / "caf\udce9.csv").write_text("a\n1\n")  # b"caf\xe9.csv" on disk
+    except (UnicodeEncodeError, OSError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    hasher = FileHasher(HashMemo(None), strategy)
+
+    first = hasher.identity(folder)
+    (folder / "caf\udce9.csv").write_text("a\n2\n")
+
+    assert first.startswith("dir:")
+    assert hasher.identity(folder) != first or strategy == "fast"

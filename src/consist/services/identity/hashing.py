@@ -221,7 +221,8 @@ class FileHasher:
         identities = self.identities([root / rel for rel in files], strategy)
         manifest = hashlib.sha256()
         for rel, identity in zip(files, identities, strict=True):
-            manifest.update(f"{rel}\x00{identity}\n".encode())
+            # surrogateescape: a name that is not UTF-8 (caf\xe9.csv) hashes as its own bytes
+            manifest.update(f"{rel}\x00{identity}\n".encode("utf-8", "surrogateescape"))
         return f"dir:{manifest.hexdigest()}"
 
 
