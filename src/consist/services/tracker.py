@@ -338,34 +338,8 @@ class Tracker(Displayable):
     start_run = forward("lifecycle", RunLifecycle.start_run)
     begin_run = forward("lifecycle", RunLifecycle.begin_run)
 
-    def end_run(
-        self,
-        active: ActiveRun | None = None,
-        *,
-        error: BaseException | None = None,
-        signature: Signature | None = None,
-        fn: Callable[..., Any] | None = None,
-    ) -> Run:
-        """Finish a run begun with :meth:`begin_run`: completed, or failed with ``error``."""
-        active = active or context.current_run("end_run")
-        return self.lifecycle.end(active, error=error, signature=signature, fn=fn)
-
-    def reopen_run(self, run_id: str, *, enter_context: bool = True, **changes: Any) -> ActiveRun:
-        """Open a finished run again (a scenario header entered anew); finish with end_run.
-
-        Its artifacts and links are kept, ``changes`` replace Run fields, and its
-        signature is cleared until it ends. Only containers should be re-opened:
-        a computation gets a new run instead.
-
-        Raises
-        ------
-        RunNotFound
-            If there is no such run.
-        InvalidInput
-            If the run is still running.
-        """
-        self._check_open()
-        return self.lifecycle.reopen(run_id, enter_context=enter_context, changes=changes)
+    end_run = forward("lifecycle", RunLifecycle.end_run)
+    reopen_run = forward("lifecycle", RunLifecycle.reopen_run)
 
     def signature_of_active(
         self, active: ActiveRun, fn: Callable[..., Any] | None = None

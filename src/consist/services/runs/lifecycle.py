@@ -183,6 +183,38 @@ class RunLifecycle:
             extra["cache_mode"] = cache_mode
         return self.open(run_id, labels, persist=persist, enter_context=enter_context, meta=extra)
 
+    def end_run(
+        self,
+        /,
+        active: ActiveRun | None = None,
+        *,
+        error: BaseException | None = None,
+        signature: Signature | None = None,
+        fn: Callable[..., Any] | None = None,
+    ) -> Run:
+        """Finish a run begun with :meth:`begin_run`: completed, or failed with ``error``."""
+        active = active or context.current_run("end_run")
+        return self.end(active, error=error, signature=signature, fn=fn)
+
+    def reopen_run(
+        self, /, run_id: str, *, enter_context: bool = True, **changes: Any
+    ) -> ActiveRun:
+        """Open a finished run again (a scenario header entered anew); finish with end_run.
+
+        Its artifacts and links are kept, ``changes`` replace Run fields, and its
+        signature is cleared until it ends. Only containers should be re-opened:
+        a computation gets a new run instead.
+
+        Raises
+        ------
+        RunNotFound
+            If there is no such run.
+        InvalidInput
+            If the run is still running.
+        """
+        self.check_open()
+        return self.reopen(run_id, enter_context=enter_context, changes=changes)
+
     def _active(self, run: Run) -> ActiveRun:
         workspace = self.snapshots.workspace(run.id)
         return ActiveRun(self.owner, run, workspace, self.mounts.with_workspace(workspace))
