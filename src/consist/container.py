@@ -65,6 +65,14 @@ def build_tables(url: str | None, shares_catalog: bool = False) -> Any:
     return opener(url, shares_catalog=True) if shares_catalog else opener(url)
 
 
+def in_process_parts() -> dict[str, Any]:
+    """The tracker's in-process collaborators: ``executor`` (calls Python steps here)
+    and ``recent_records`` (the read-your-writes layer over the catalog)."""
+    from consist.memory import InMemoryCatalog, InProcessExecutor
+
+    return {"executor": InProcessExecutor(), "recent_records": InMemoryCatalog()}
+
+
 class Container(containers.DeclarativeContainer):
     """Adapters by URL; each a singleton per container."""
 

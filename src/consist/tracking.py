@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consist.config import BlobSettings, CatalogSettings, Settings, TableSettings
-from consist.container import container_for
+from consist.container import container_for, in_process_parts
 from consist.domain.errors import CatalogCorrupt, InvalidURI
 from consist.integrations.containers import run_container_step
 from consist.integrations.openlineage import DEFAULT_NAMESPACE, OpenLineageEmitter, lookup_in
@@ -149,6 +149,7 @@ class Tracker(_TrackerService):
             schemas=schemas,
             remote_files=container.remote,
             events=events,
+            **in_process_parts(),
             **options,
         )
         self.step_executors["container"] = run_container_step

@@ -23,7 +23,7 @@ def _record(run: Run, inputs: dict[str, Artifact], outputs: dict[str, Artifact])
 def chain() -> tuple[RunQueries, list[Artifact]]:
     """raw.csv -> prepare -> clean -> model -> result, remembered in the read layer only."""
     handed_out: list[Artifact] = []
-    reader = LayeredCatalog(InMemoryCatalog())
+    reader = LayeredCatalog(InMemoryCatalog(), recent=InMemoryCatalog())
     raw = Artifact(id="a-raw", key="raw", uri="inputs://raw.csv", content_hash="h-raw")
     clean = Artifact(id="a-clean", key="clean", uri="workspace://c.csv", producer_run_id="prep")
     result = Artifact(id="a-res", key="result", uri="workspace://r.csv", producer_run_id="model")

@@ -12,9 +12,9 @@ import functools
 import logging
 import os
 import re
-import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, cast, overload
 
@@ -25,7 +25,6 @@ from consist.domain import (
     Run,
     RunQuery,
     RunRecord,
-    RunStatus,
     Signature,
 )
 from consist.domain.display import Card, Displayable
@@ -33,7 +32,6 @@ from consist.domain.errors import (
     InvalidInput,
 )
 from consist.domain.redaction import Redactor
-from consist.memory import InProcessExecutor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
 from consist.services.current import use_tracker
@@ -65,13 +63,9 @@ from consist.services.steps.engine import (
 )
 from consist.services.steps.hydration import Hydrator
 from consist.services.steps.options import MapOptions, RunOptions, StepOptions
-from consist.services.store import catalog_recovery
-from consist.services.store.catalog_reader import LayeredCatalog
-from consist.services.store.catalog_writer import CatalogWriter
-from consist.services.store.journal import Journal
-from consist.services.store.snapshot_indexing import index_snapshots
-from consist.services.store.snapshots import SnapshotStore, check_run_id
-from consist.services.store.sync_batch import SyncBatch
+from consist.services.store.catalog_reader import RecentRecords
+from consist.services.store.run_store import RunStore
+from consist.services.store.snapshots import check_run_id
 
 if TYPE_CHECKING:
     from consist.services.data.matrix import MatrixViewFactory
@@ -136,6 +130,10 @@ class Tracker(Displayable):
         Regular expression searched (case-insensitively) in config, facet and
         meta keys: their values are stored as ``"<redacted>"`` (default:
         ``consist.domain.redaction.DEFAULT_SECRET_KEYS``; see ``docs/concepts.md``).
+    executor, recent_records
+        Supplied by the wiring (``consist.container.in_process_parts``): the Executor
+        that calls Python steps, and the empty in-memory catalog that lets this
+        process read its own records before the catalog has stored them.
     """
 
     def __init__(
@@ -157,6 +155,8 @@ class Tracker(Displayable):
         secret_keys: str | re.Pattern[str] | None = None,
         remote_files: Callable[[], RemoteFiles] | None = None,
         events: EventHooks | None = None,
+        executor: Executor[CallTask],
+        recent_records: RecentRecords,
     ) -> None:
         self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,6 @@ class Tracker(Displayable):
         self.redactor = Redactor.of(secret_keys)
         self.code_identity = code_identity
         self.project_dir = Path(project_dir) if project_dir else Path.cwd()
-        self.snapshots = SnapshotStore(self.run_dir)
         self.hasher = FileHasher(
             HashMemo(self.run_dir / ".consist" / "hash-memo.sqlite"), hashing_strategy, progress
         )
@@ -181,15 +180,17 @@ class Tracker(Displayable):
         self.sidecars = sidecars
         self.archive = sharing.check_archive(archive)
         self.progress = progress
-        self._catalog_lock = threading.RLock()
-        # Records reach the catalog through a durable journal (docs/design/durability.md).
-        ephemeral = catalog_recovery.is_ephemeral(catalog)
-        self.journal = None if ephemeral else Journal(self.run_dir / ".consist" / "journal")
-        self.sync_batch: SyncBatch | None = None
-        self._writer = CatalogWriter(
-            catalog, self.snapshots, self._catalog_lock, background_writes, self.journal
+        # Snapshots, the journal and the catalog writes (docs/design/durability.md).
+        self.store = RunStore(
+            self.run_dir,
+            catalog,
+            recent_records,
+            redactor=self.redactor,
+            background_writes=background_writes,
+            progress=progress,
         )
-        self._reader = LayeredCatalog(catalog)
+        self.snapshots = self.store.snapshots
+        self._reader = self.store.reader
         self.queries = RunQueries(self._reader, functools.partial(owners.remember, self))
         self.artifacts = ArtifactLogging(
             mounts=self.mounts,
@@ -228,7 +229,7 @@ class Tracker(Displayable):
             hasher=self.hasher,
             rows=self.data,
             persist=self._persist,
-            run_exists=self._run_exists,
+            run_exists=self.store.run_exists,
             read_record=self.get_record,
             sign=self.signature_of_active,
             archive=functools.partial(sharing.archive_outputs, self),
@@ -237,7 +238,8 @@ class Tracker(Displayable):
             sidecars=sidecars,
             check_open=self._check_open,
         )
-        self.executor: Executor[CallTask] = InProcessExecutor()
+        self.store.on_replaced.append(self.signer.forget)
+        self.executor = executor
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
         self.step_executors: dict[str, StepRunner] = {}
@@ -253,8 +255,7 @@ class Tracker(Displayable):
         self._closed = False
         _open_trackers.add(self)
         # Runs indexed from their snapshots as this tracker opened (`db sync` reports them).
-        self.indexed_on_open = catalog_recovery.recover_on_open(self)
-        catalog_recovery.recover_interrupted_runs(self)
+        self.indexed_on_open = self.store.recover(self.events.fire_recorded)
 
     # ------------------------------------------------------------------ queries
     get_run = forward("queries", RunQueries.get_run)
@@ -530,105 +531,26 @@ class Tracker(Displayable):
         """
         return sharing.archive_pending(self, run_ids)
 
-    def save_record(self, record: RunRecord) -> RunRecord:
-        """Write a finished run's record (another machine's, or one of ours that changed):
-        its snapshot here first, then the catalog. Returns the record as written."""
-        saved = self._persist_record(record)
-        self.signer.forget(record.run.id)
-        return saved
-
     # ------------------------------------------------------------------ persistence
+    save_record = forward("store", RunStore.save_record)
+    resubmit = forward("store", RunStore.resubmit)
+    remember = forward("store", RunStore.remember)
+    flush = forward("store", RunStore.flush)
+    sync = forward("store", RunStore.sync)
+    rebuild = forward("store", RunStore.rebuild)
+    run_exists = forward("store", RunStore.run_exists)
+    catalog_change_token = forward("store", RunStore.catalog_change_token)
+
     def _persist(self, active: ActiveRun) -> RunRecord:
-        return self._persist_record(active.record())
-
-    def _persist_record(self, record: RunRecord) -> RunRecord:
-        """Snapshot first (the truth), then the journal, the in-process view, the catalog.
-
-        A finished run's snapshot and journal entry are fsynced before this returns,
-        so once acknowledged it reaches the catalog whatever happens to this process.
-        """
-        record = self.redactor.record(record)
-        finished = record.run.status is not RunStatus.RUNNING
-        batch = self.sync_batch  # open while a sweep serves its hits: one fsync pass for all
-        path = self.snapshots.write(record, durable=finished and batch is None)
-        if finished and batch is not None:
-            batch.add(path)
-        self.resubmit(record, durable=finished and batch is None)
-        return record
-
-    def resubmit(self, record: RunRecord, durable: bool = False) -> None:
-        """Queue ``record`` (whose snapshot is written) for the catalog, journaled."""
-        seq = self.journal.append(record, durable) if self.journal is not None else 0
-        self._reader.remember(record)
-        self._writer.submit(record, seq)
-
-    def remember(self, record: RunRecord) -> None:
-        """Let this process's reads see ``record`` before the catalog holds it."""
-        self._reader.remember(record)
-
-    def flush(self) -> None:
-        """Wait until every catalog write submitted so far has finished."""
-        self._writer.flush()
-
-    def sync(self) -> list[str]:
-        """Index every snapshot the catalog lacks or holds an older state of.
-
-        Returns the ids of the runs (re)indexed. Runs whose catalog write failed
-        earlier (the outbox) are always retried; one that fails again stays there
-        with its reason (``snapshots.pending_reasons()``) and the rest go on.
-        """
-        self.flush()
-        with self._catalog_lock:
-            known = self.catalog.run_ids()
-        pending = set(self.snapshots.pending())
-        paths = [
-            path
-            for path in self.snapshots.paths()
-            if path.parent.name not in known or path.parent.name in pending
-        ]
-        synced, _ = index_snapshots(self.catalog, self._catalog_lock, self.snapshots, paths)
-        for run_id in pending - {path.parent.name for path in paths}:
-            if not self.snapshots.exists(run_id):  # removed since: nothing left to index
-                self.snapshots.clear_pending(run_id)
-        return synced
-
-    def rebuild(self) -> int:
-        """Index every snapshot under ``run_dir`` into the catalog; returns the run count.
-
-        With a fresh (empty) catalog this recreates it from the JSON truth alone.
-        A snapshot that cannot be read or indexed is skipped and parked in the
-        outbox with its reason (``snapshots.pending_reasons()``).
-        """
-        self.flush()
-        paths = self.snapshots.paths()
-        indexed, _ = index_snapshots(self.catalog, self._catalog_lock, self.snapshots, paths)
-        return len(indexed)
-
-    def run_exists(self, run_id: str) -> bool:
-        """True if a snapshot or a catalog row exists for ``run_id``."""
-        return self._run_exists(run_id)
-
-    def _run_exists(self, run_id: str) -> bool:
-        return self.snapshots.exists(run_id) or self._reader.has_run(run_id)
-
-    def catalog_change_token(self) -> Hashable | None:
-        """Equal to an earlier token only if no run or artifact can have been recorded
-        since, here or by another process; None when the catalog cannot tell."""
-        return self._reader.change_token()
+        return self.store.persist(active.record())
 
     def close(self) -> None:
         """Finish pending catalog writes and release adapters. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        applied = self._writer.close()
-        if self.journal is not None:
-            self.journal.close()
-            if applied and self.journal.last_applied is not None:
-                catalog_recovery.write_mark(self, self.journal.last_applied)
+        self.store.close()
         self.hasher.memo.close()
-        with self._catalog_lock:
-            self.catalog.close()
         if self.tables is not None:
             self.tables.close()
 
@@ -683,7 +605,7 @@ class _StepRuns:
         return self._tracker.lifecycle.end(active, error=error, signature=signature)
 
     def exists(self, run_id: str) -> bool:
-        return self._tracker._run_exists(run_id)
+        return self._tracker.store.run_exists(run_id)
 
     def find_by_signature(self, digest: str) -> Run | None:
         return self._tracker._reader.find_by_signature(digest)
@@ -697,18 +619,8 @@ class _StepRuns:
     def completed_signatures(self, digests: Sequence[str]) -> set[str]:
         return self._tracker.queries.completed_signatures(digests)
 
-    @contextlib.contextmanager
-    def one_sync(self) -> Iterator[None]:
-        tracker = self._tracker
-        if tracker.sync_batch is not None:
-            yield
-            return
-        batch = tracker.sync_batch = SyncBatch()
-        try:
-            yield
-        finally:
-            tracker.sync_batch = None
-            batch.commit(tracker.journal)
+    def one_sync(self) -> AbstractContextManager[None]:
+        return self._tracker.store.one_sync()
 
     def log_artifact(
         self,

@@ -1,9 +1,9 @@
 """Reads that see this process's own writes without waiting for the catalog.
 
 Catalog writes happen on a background thread. Rather than waiting for them
-before every read, the Tracker keeps the records it wrote in an in-memory
-catalog and layers it over the durable one: its own runs answer from memory,
-everything else from the catalog, merged newest first.
+before every read, the run store keeps the records it wrote in an in-memory
+catalog (the wiring supplies one) and layers it over the durable one: its own
+runs answer from memory, everything else from the catalog, merged newest first.
 
 Reads of the durable catalog take no lock here: every adapter synchronises its
 own access, and the DuckDB one lets reads proceed while the writer thread
@@ -13,14 +13,13 @@ writes (a read-only cursor beside the write connection).
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from consist.domain import Artifact, Run, RunArtifactLink, RunQuery, RunRecord
 from consist.domain.errors import ArtifactNotFound, RunNotFound
 from consist.domain.run import newest_first
-from consist.memory import InMemoryCatalog
 from consist.ports import (
     Catalog,
     SupportsChangeToken,
@@ -29,12 +28,20 @@ from consist.ports import (
 )
 
 
-class LayeredCatalog:
-    """Own recent records (memory) over the durable catalog, with the same read methods."""
+class RecentRecords(
+    Catalog, SupportsRunExists, SupportsChangeToken, SupportsSignatureLookup, Protocol
+):
+    """A catalog held in this process (``consist.memory.InMemoryCatalog``): fast,
+    and able to say whether it changed."""
 
-    def __init__(self, durable: Catalog) -> None:
+
+class LayeredCatalog:
+    """Own recent records (``recent``, in memory) over the durable catalog, with the
+    same read methods."""
+
+    def __init__(self, durable: Catalog, recent: RecentRecords) -> None:
         self.durable = durable
-        self.recent = InMemoryCatalog()
+        self.recent = recent
 
     def remember(self, record: RunRecord) -> None:
         self.recent.record(record)

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ from consist.services.store.snapshot_indexing import index_snapshots
 from consist.services.store.snapshots import SNAPSHOT_NAME
 
 if TYPE_CHECKING:
-    from consist.services.tracker import Tracker
+    from consist.services.store.run_store import RunStore
 
 logger = logging.getLogger("consist.catalog")
 MARK_NAME = "catalog-mark.json"
@@ -66,12 +66,12 @@ def catalog_key(catalog: Catalog) -> str:
     return type(catalog).__name__
 
 
-def recover_on_open(tracker: Tracker) -> list[str]:
+def recover_on_open(store: RunStore) -> list[str]:
     """Run the three checks of this module's docstring; never raises a catalog error.
 
     Returns the ids of the runs it indexed from their snapshots.
     """
-    journal = tracker.journal
+    journal = store.journal
     if journal is None:
         return []
     indexed: list[str] = []
@@ -85,12 +85,12 @@ def recover_on_open(tracker: Tracker) -> list[str]:
         else:  # a live writer's (its catalog is busy): its finished runs serve hits here
             for record in read_segment(path).unapplied:
                 if record.run.status is not RunStatus.RUNNING:
-                    tracker.remember(record)
+                    store.remember(record)
     try:
-        replay = [_restore_snapshot(tracker, record) for left in dead for record in left.unapplied]
-        witnesses = [w for w in (read_mark(tracker), *(left.witness for left in dead)) if w]
+        replay = [_restore_snapshot(store, record) for left in dead for record in left.unapplied]
+        witnesses = [w for w in (read_mark(store), *(left.witness for left in dead)) if w]
         try:
-            indexed = _reconcile(tracker, witnesses)
+            indexed = _reconcile(store, witnesses)
         except Exception as exc:  # never fail the tracker's start over the catalog
             logger.warning(
                 "could not compare the catalog with the snapshots (%s: %s); its runs are "
@@ -100,7 +100,7 @@ def recover_on_open(tracker: Tracker) -> list[str]:
             )
         # Even after a re-index: sync skips runs the catalog holds in an older state.
         for i, record in enumerate(replay):
-            tracker.resubmit(record, durable=i == len(replay) - 1)
+            store.resubmit(record, durable=i == len(replay) - 1)
         if replay:
             logger.info("%d run(s) from an interrupted process queued for the catalog", len(replay))
     finally:
@@ -109,40 +109,40 @@ def recover_on_open(tracker: Tracker) -> list[str]:
     return indexed
 
 
-def _restore_snapshot(tracker: Tracker, journaled: RunRecord) -> RunRecord:
+def _restore_snapshot(store: RunStore, journaled: RunRecord) -> RunRecord:
     """The snapshot's record; a snapshot lost to a power cut is written back from the journal."""
     try:
-        return tracker.snapshots.read(journaled.run.id)
+        return store.snapshots.read(journaled.run.id)
     except (ConsistError, OSError):
         logger.warning("run %r lost its snapshot; restored from the journal", journaled.run.id)
-        tracker.snapshots.write(journaled)
+        store.snapshots.write(journaled)
         return journaled
 
 
-def _reconcile(tracker: Tracker, witnesses: list[str]) -> list[str]:
+def _reconcile(store: RunStore, witnesses: list[str]) -> list[str]:
     """Rebuild or re-sync when the catalog is behind the snapshots; the runs it indexed."""
-    catalog = tracker.catalog
+    catalog = store.catalog
     where = catalog_key(catalog)
     if not catalog.find_runs(RunQuery(limit=1)):
-        if not _any_snapshot(tracker.snapshots.run_dir):
+        if not _any_snapshot(store.snapshots.run_dir):
             return []
         logger.info("the catalog %s holds no runs: indexing the snapshots", where)
-        rebuilt = _reindex(tracker, only_missing=False)
+        rebuilt = _reindex(store, only_missing=False)
         count = len(rebuilt)
         if count:
             logger.warning(
                 "the catalog %s held no runs but %s holds their snapshots (a deleted, emptied "
                 "or replaced catalog): rebuilt it from them, %d run(s)",
                 where,
-                tracker.run_dir,
+                store.run_dir,
                 count,
             )
-        write_mark(tracker)
+        write_mark(store)
         return rebuilt
     lost = [w for w in dict.fromkeys(witnesses) if not _has_run(catalog, w)]
     if witnesses and not lost:
         return []
-    synced = _reindex(tracker, only_missing=True)
+    synced = _reindex(store, only_missing=True)
     if lost or synced:
         logger.warning(
             "the catalog %s lacked runs it had held (%s; a deleted write-ahead log or an "
@@ -151,7 +151,7 @@ def _reconcile(tracker: Tracker, witnesses: list[str]) -> list[str]:
             ", ".join(lost[:3]) or "no high-water mark yet",
             len(synced),
         )
-    write_mark(tracker)
+    write_mark(store)
     return synced
 
 
@@ -178,62 +178,60 @@ def _any_snapshot(run_dir: Path) -> bool:
 # -- the high-water mark ---------------------------------------------------------
 
 
-def read_mark(tracker: Tracker) -> str | None:
+def read_mark(store: RunStore) -> str | None:
     """The last run this run directory saw applied to this catalog, if recorded."""
     try:
-        marks: dict[str, Any] = json.loads((_mark_path(tracker)).read_text())
-        value = marks.get(catalog_key(tracker.catalog))
+        marks: dict[str, Any] = json.loads((_mark_path(store)).read_text())
+        value = marks.get(catalog_key(store.catalog))
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
 
 
-def write_mark(tracker: Tracker, run_id: str | None = None) -> None:
+def write_mark(store: RunStore, run_id: str | None = None) -> None:
     """Record ``run_id`` (default: the catalog's newest run) as applied to this catalog."""
     try:
         if run_id is None:
-            newest = tracker.catalog.find_runs(RunQuery(limit=1))
+            newest = store.catalog.find_runs(RunQuery(limit=1))
             if not newest:
                 return
             run_id = newest[0].id
-        path = _mark_path(tracker)
+        path = _mark_path(store)
         try:
             marks = json.loads(path.read_text())
         except (OSError, ValueError):
             marks = {}
         if not isinstance(marks, dict):
             marks = {}
-        marks[catalog_key(tracker.catalog)] = run_id
+        marks[catalog_key(store.catalog)] = run_id
         write_atomically(path, iter([json.dumps(marks, indent=1).encode()]), durable=False)
     except (ConsistError, OSError) as exc:
         logger.debug("could not record the catalog high-water mark: %s", exc)
 
 
-def _mark_path(tracker: Tracker) -> Path:
-    return tracker.run_dir / ".consist" / MARK_NAME
+def _mark_path(store: RunStore) -> Path:
+    return store.run_dir / ".consist" / MARK_NAME
 
 
 # -- re-indexing ---------------------------------------------------------------------
 
 
-def _reindex(tracker: Tracker, only_missing: bool) -> list[str]:
+def _reindex(store: RunStore, only_missing: bool) -> list[str]:
     """Index the snapshots of finished runs (those the catalog lacks, if ``only_missing``).
 
     Runs still marked active are left out: their owner may be alive and about
     to write a newer state, or is gone and they are about to be marked failed.
     Unreadable or refused snapshots wait in the outbox (``snapshot_indexing``).
     """
-    known = tracker.catalog.run_ids() if only_missing else set()
-    active = tracker.snapshots.active_runs()
+    known = store.catalog.run_ids() if only_missing else set()
+    active = store.snapshots.active_runs()
     paths = [
         path
-        for path in tracker.snapshots.paths()
+        for path in store.snapshots.paths()
         if path.parent.name not in known and path.parent.name not in active
     ]
-    with_bar = _with_progress(paths, tracker.progress)
-    indexed, _ = index_snapshots(
-        tracker.catalog, tracker._catalog_lock, tracker.snapshots, with_bar
-    )
+    with_bar = _with_progress(paths, store.progress)
+    indexed, _ = index_snapshots(store.catalog, store.lock, store.snapshots, with_bar)
     return indexed
 
 
@@ -251,13 +249,16 @@ def _with_progress(paths: list[Path], progress: bool | None) -> Iterator[Path]:
             bar.advance(task)
 
 
-def recover_interrupted_runs(tracker: Tracker) -> None:
-    """Mark failed the runs whose process ended while they were running."""
-    for run_id in tracker.snapshots.abandoned():
+def recover_interrupted_runs(
+    store: RunStore, on_recorded: Callable[[RunRecord], None] = lambda record: None
+) -> None:
+    """Mark failed the runs whose process ended while they were running; ``on_recorded``
+    hears each record written (the tracker's events)."""
+    for run_id in store.snapshots.abandoned():
         try:
-            record = tracker.snapshots.read(run_id)
+            record = store.snapshots.read(run_id)
         except (ConsistError, OSError):
-            tracker.snapshots.clear_active(run_id)
+            store.snapshots.clear_active(run_id)
             continue
         if record.run.status is RunStatus.RUNNING:
             owner = record.run.meta.get("pid")
@@ -265,10 +266,10 @@ def recover_interrupted_runs(tracker: Tracker) -> None:
                 "Interrupted",
                 f"the process running it (pid {owner}) ended before the run finished",
             )
-            saved = tracker.save_record(attrs.evolve(record, run=failed))
+            saved = store.save_record(attrs.evolve(record, run=failed))
             logger.warning("run %r was interrupted; marked failed", run_id)
-            tracker.events.fire_recorded(saved)
-        tracker.snapshots.clear_active(run_id)
+            on_recorded(saved)
+        store.snapshots.clear_active(run_id)
 
 
 def set_aside(file: Path, label: str) -> Path:
