@@ -23,14 +23,13 @@ import pytest
 import consist
 from consist.domain import Direction
 from consist.domain.errors import BlobStoreError, IntegrityError, InvalidInput, MissingFile
-from consist.services.sharing import publish as sharing
-from consist.services.sharing.publish import (
+from consist.services.sharing.archiving import (
     ARCHIVE_PENDING,
     BLOB_DIGEST,
     BLOB_MANIFEST,
-    PULLED_FROM,
-    PULLED_VERSION,
+    ArchiveReport,
 )
+from consist.services.sharing.publish import PULLED_FROM, PULLED_VERSION
 from consist_fsspec import FsspecBlobStore
 
 # Distinctive credentials (moto accepts any), so a leak is found by grepping for them.
@@ -320,7 +319,7 @@ def test_outputs_whose_archiving_failed_are_archived_later(
         assert indexed.artifacts_by_direction(Direction.OUTPUT)["scaled"].meta[BLOB_DIGEST] == (
             scaled.content_hash
         )
-        assert tracker.archive_pending() == sharing.ArchiveReport([], [])  # nothing left
+        assert tracker.archive_pending() == ArchiveReport([], [])  # nothing left
         # The archive is usable: a deleted output comes back from the store.
         recorded = tracker.get_artifacts_for_run(second.run_id).outputs["totals"]
         assert recorded.meta[BLOB_DIGEST] == totals.content_hash

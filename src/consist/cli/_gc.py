@@ -16,7 +16,7 @@ and ``why`` keep working; a step whose output was collected is recomputed by
 
 ``--archived --blobs URL`` also collects the local copy of any output, current
 or not, that is safely archived: the artifact records a blob digest, the local
-bytes still hash to it, and the store holds it (see ``services/sharing/publish.py``).
+bytes still hash to it, and the store holds it (see ``services/sharing/restore.py``).
 Such a file comes back from the store when something reads it.
 """
 
@@ -46,7 +46,7 @@ from consist.cli._common import (
 from consist.cli._fit import Col, fitted_table
 from consist.domain import Artifact, Direction, Run, RunQuery, RunStatus
 from consist.domain.errors import ConsistError
-from consist.services.sharing import publish as sharing
+from consist.services.sharing.restore import archived_copies
 from consist.services.store.snapshots import SNAPSHOT_NAME
 
 app = typer.Typer()
@@ -150,7 +150,13 @@ def plan_archived(tracker: Any, planned: list[Collectable]) -> list[Collectable]
             candidates.append(artifact)
     found = [
         Collectable(c.run_id, c.step, c.key, c.path.resolve(), _size(c.path), "archived")
-        for c in sharing.archived_copies(tracker, candidates)
+        for c in archived_copies(
+            tracker.blobs,
+            candidates,
+            resolve_path=tracker.resolve_path,
+            content_hash=tracker.hasher.content_hash,
+            get_run=tracker.get_run,
+        )
     ]
     return sorted(found, key=lambda c: (c.run_id, c.key))
 

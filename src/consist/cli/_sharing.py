@@ -19,7 +19,7 @@ from consist.cli._common import (
     tracker_for,
 )
 from consist.cli._run_ids import complete_run_id, resolve_run_ids
-from consist.services.sharing.publish import PullReport
+from consist.services.sharing.pull import PullReport
 
 app = typer.Typer()
 

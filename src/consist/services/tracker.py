@@ -50,7 +50,11 @@ from consist.services.runs.explain import Explanation, explain_run
 from consist.services.runs.lifecycle import RunLifecycle
 from consist.services.runs.queries import RunQueries
 from consist.services.runs.remote_objects import RemoteObjects
-from consist.services.sharing import publish as sharing
+from consist.services.sharing import archiving
+from consist.services.sharing.publish import PushReport, push
+from consist.services.sharing.pull import PullReport
+from consist.services.sharing.pull import pull as pull_snapshots
+from consist.services.sharing.restore import restore
 from consist.services.steps.engine import (
     Engine,
     FunctionExecutor,
@@ -178,7 +182,7 @@ class Tracker(Displayable):
         )
         self.events = events if events is not None else EventHooks()
         self.sidecars = sidecars
-        self.archive = sharing.check_archive(archive)
+        self.archive = archiving.check_archive(archive)
         self.progress = progress
         # Snapshots, the journal and the catalog writes (docs/design/durability.md).
         self.store = RunStore(
@@ -190,6 +194,13 @@ class Tracker(Displayable):
             progress=progress,
         )
         self.snapshots = self.store.snapshots
+        self.output_archive = archiving.OutputArchiver(
+            blobs,
+            self.archive,
+            self.store,
+            lambda artifact: self.resolve_path(artifact),
+            self.hasher.strategy,
+        )
         self._reader = self.store.reader
         self.queries = RunQueries(self._reader, functools.partial(owners.remember, self))
         self.artifacts = ArtifactLogging(
@@ -232,7 +243,7 @@ class Tracker(Displayable):
             run_exists=self.store.run_exists,
             read_record=self.get_record,
             sign=self.signature_of_active,
-            archive=functools.partial(sharing.archive_outputs, self),
+            archive=self.output_archive.archive,
             remember_signature=self.signer.remember,
             resolve_path=self.artifacts.resolve_path,
             sidecars=sidecars,
@@ -512,24 +523,24 @@ class Tracker(Displayable):
         """Fetch an artifact's file or directory from the blob store, verified.
 
         Returns None if there is no blob store or it does not hold the artifact;
-        raises ``IntegrityError`` for corrupted bytes (see ``services/sharing/publish.py``).
+        raises ``IntegrityError`` for corrupted bytes (see ``services/sharing/restore.py``).
         """
-        return sharing.restore(self, artifact, destination)
+        return restore(self.blobs, artifact, destination)
 
-    def push(self, run_ids: Sequence[str] | None = None) -> sharing.PushReport:
+    def push(self, run_ids: Sequence[str] | None = None) -> PushReport:
         """Publish run snapshots (all, or ``run_ids``) to the blob store; idempotent."""
-        return sharing.push(self, run_ids)
+        return push(self.store, self.blobs, self.output_archive, run_ids)
 
-    def pull(self, run_ids: Sequence[str] | None = None) -> sharing.PullReport:
+    def pull(self, run_ids: Sequence[str] | None = None) -> PullReport:
         """Import snapshots published to the blob store into this catalog and run_dir."""
-        return sharing.pull(self, run_ids)
+        return pull_snapshots(self.store, self.blobs, run_ids)
 
-    def archive_pending(self, run_ids: Sequence[str] | None = None) -> sharing.ArchiveReport:
+    def archive_pending(self, run_ids: Sequence[str] | None = None) -> archiving.ArchiveReport:
         """Archive outputs whose archiving failed when their run ended (all runs, or ``run_ids``).
 
         Their keys are in the run's ``meta["archive_pending"]``; ``push`` does this too.
         """
-        return sharing.archive_pending(self, run_ids)
+        return self.output_archive.archive_pending(run_ids)
 
     # ------------------------------------------------------------------ persistence
     save_record = forward("store", RunStore.save_record)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 import attrs
 
 from consist.display import cards
-from consist.domain import Artifact, Run, RunQuery, RunStatus, Signature, canonical
+from consist.domain import Artifact, Run, RunStatus, Signature, canonical
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     DuplicateRun,
@@ -37,11 +37,11 @@ from consist.services.scenarios.scenario_steps import (
     StepTrace,
     as_config,
     combine_inputs,
-    existing_run,
     free_run_id,
     new_step_id,
     run_step_as,
 )
+from consist.services.scenarios.step_log import StepLog
 from consist.services.steps import hydration
 from consist.services.steps.engine import RunResult, step_defaults
 from consist.services.steps.options import MapSettings, StepSettings
@@ -104,8 +104,7 @@ class Scenario(Displayable):
         self._tracker: Tracker | None = None
         self._header: ActiveRun | None = None
         self._final: Run | None = None
-        self._steps: list[dict[str, Any]] = []
-        self._failure: str | None = None
+        self._log = StepLog()
         self._uses = contextlib.ExitStack()
 
     # ------------------------------------------------------------------ the header run
@@ -138,7 +137,7 @@ class Scenario(Displayable):
                 self.id, self.model, tags=self.tags, config=config, facet=self.facet,
                 enter_context=False, **{**meta, "passes": 1},
             )  # fmt: skip
-        previous = existing_run(tracker, self.id)
+        previous = tracker.store.record_of(self.id).run  # the snapshot, else the catalog
         if not previous.meta.get(SCENARIO_FLAG):
             raise DuplicateRun(self.id)
         facet = canonical.normalize(self.facet, "facet") if self.facet is not None else None
@@ -173,13 +172,15 @@ class Scenario(Displayable):
                 error = MissingCouplerOutputs(self.id, missing)
                 self._finish(error)
                 raise error
-            self._finish(RunFailed(self._failure) if self._failure else None)
+            failure = self._log.failure
+            self._finish(RunFailed(failure) if failure else None)
 
     def _finish(self, error: BaseException | None) -> None:
         header = self._open("the end of a scenario")
         tracker = self.tracker
         header.set_meta(
-            steps=list(self._steps), **{COUPLER_META: {k: a.id for k, a in self.coupler.items()}}
+            steps=list(self._log.entries),
+            **{COUPLER_META: {k: a.id for k, a in self.coupler.items()}},
         )
         identities = {f"input:{k}": tracker.input_identity(a) for k, a in header.inputs.items()}
         # Artifacts logged on the header are identified by content: the header
@@ -220,7 +221,7 @@ class Scenario(Displayable):
     @property
     def steps(self) -> list[dict[str, Any]]:
         """This pass's steps: run id, name, kind, status, cache_hit, year, iteration."""
-        return [dict(step) for step in self._steps]
+        return [dict(step) for step in self._log.entries]
 
     # ------------------------------------------------------------------ steps
     @contextlib.contextmanager
@@ -269,7 +270,7 @@ class Scenario(Displayable):
         combined = combine_inputs(self.coupler, inputs, input_keys, optional_input_keys)
         step_inputs = resolve_inputs(tracker.mounts, combined, self.coupler.resolve)
         active = tracker.begin_run(
-            free_run_id(tracker, run_id) if run_id else new_step_id(name),
+            free_run_id(tracker.run_exists, run_id) if run_id else new_step_id(name),
             model or name, year=year, iteration=iteration, tags=tags,
             parent_run_id=self.id, config=config, facet=facet,
             **{**meta, "consist_step": "trace"},
@@ -289,12 +290,12 @@ class Scenario(Displayable):
             yield handle
         except BaseException as exc:
             run = tracker.end_run(active, error=exc, signature=signature)
-            self._record(run, "trace", handle is not None and handle.cache_hit)
+            self._log.record(run, "trace", handle is not None and handle.cache_hit)
             raise
         run = tracker.end_run(active, signature=signature)
         if run.status is RunStatus.COMPLETED:
             self.coupler.update(active.outputs)
-        self._record(run, "trace", handle.cache_hit)
+        self._log.record(run, "trace", handle.cache_hit)
 
     # ``with sc.step(name="simulate"):`` reads better for a block; it is a trace.
     step = trace
@@ -344,10 +345,12 @@ class Scenario(Displayable):
         try:
             result = run_step_as(tracker, fn, run_id, step_options, self.coupler.resolve)
         except BaseException:
-            self._record_failure(tracker, options.get("model") or step, started)
+            self._log.record_failure(
+                tracker.find_runs, self.id, options.get("model") or step, started
+            )
             raise
         self.coupler.update(result.outputs)
-        self._record(result.run, "run", result.cache_hit)
+        self._log.record(result.run, "run", result.cache_hit)
         return result
 
     def map(
@@ -388,38 +391,10 @@ class Scenario(Displayable):
                 input_resolver=self.coupler.resolve, prepare=with_coupler,
             )  # fmt: skip
         except MapStopped as stopped:
-            self._record_map(stopped.results)
+            self._log.record_items(stopped.results, self.coupler.update)
             raise
-        self._record_map(results)
+        self._log.record_items(results, self.coupler.update)
         return results
-
-    def _record_map(self, results: MapResults) -> None:
-        for item in results:
-            if item.result is not None:
-                if item.ok:
-                    self.coupler.update(item.result.outputs)
-                self._record(item.result.run, "run", item.cache_hit)
-
-    def _record_failure(self, tracker: Tracker, model: str, started: dt.datetime) -> None:
-        query = RunQuery(parent_run_id=self.id, model=model, status="failed", limit=1)
-        failed = [r for r in tracker.find_runs(query) if r.created_at >= started]
-        if failed:  # the step began and failed (not a bad argument refused up front)
-            self._record(failed[0], "run", False)
-
-    def _record(self, run: Run, kind: str, cache_hit: bool) -> None:
-        self._steps.append(
-            {
-                "run_id": run.id,
-                "name": run.model,
-                "kind": kind,
-                "status": str(run.status),
-                "cache_hit": cache_hit,
-                "year": run.year,
-                "iteration": run.iteration,
-            }
-        )
-        if run.status is RunStatus.FAILED and self._failure is None:
-            self._failure = f"step {run.id!r} failed: {run.error_type}: {run.error_message}"
 
     def require_outputs(
         self,
@@ -493,4 +468,4 @@ class Scenario(Displayable):
         return cards.scenario_card(self, header)
 
     def __repr__(self) -> str:
-        return f"<Scenario {self.id!r} steps={len(self._steps)} keys={self.coupler.keys()}>"
+        return f"<Scenario {self.id!r} steps={len(self._log.entries)} keys={self.coupler.keys()}>"

@@ -118,13 +118,16 @@ def _check_names(coupler: Coupler, inputs: Inputs) -> None:
             raise UnknownCouplerKey(value, coupler.keys())
 
 
-def free_run_id(tracker: Tracker, run_id: str) -> str:
-    """``run_id`` if unused, else ``<run_id>@2``, ``@3``... (its use on a later pass)."""
+def free_run_id(exists: Callable[[str], bool], run_id: str) -> str:
+    """``run_id`` if unused, else ``<run_id>@2``, ``@3``... (its use on a later pass).
+
+    ``exists`` says whether a run id is taken (the run store's ``run_exists``).
+    """
     check_run_id(run_id)
-    if not tracker.run_exists(run_id):
+    if not exists(run_id):
         return run_id
     occurrence = 2
-    while tracker.run_exists(f"{run_id}@{occurrence}"):
+    while exists(f"{run_id}@{occurrence}"):
         occurrence += 1
     return f"{run_id}@{occurrence}"
 
@@ -144,13 +147,6 @@ def as_config(config: Any) -> dict[str, Any]:
     """A config as the dict a Run stores (a non-mapping config under ``"value"``)."""
     normal = canonical.normalize(config if config is not None else {}, "config")
     return normal if isinstance(normal, dict) else {"value": normal}
-
-
-def existing_run(tracker: Tracker, run_id: str) -> Run:
-    """A run as its snapshot (the truth) records it, else as the catalog does."""
-    if tracker.snapshots.exists(run_id):
-        return tracker.snapshots.read(run_id).run
-    return tracker.get_run(run_id)
 
 
 def run_step_as(
@@ -175,4 +171,4 @@ def run_step_as(
         # Raised before anything ran: this id belongs to an earlier pass.
         if exc.run_id != run_id:
             raise
-    return run_as(free_run_id(tracker, run_id))
+    return run_as(free_run_id(tracker.run_exists, run_id))

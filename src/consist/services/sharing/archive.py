@@ -32,6 +32,7 @@ __all__ = [
     "manifest_digest",
     "put_tree",
     "read_manifest",
+    "tree_identity",
 ]
 
 _FORMAT = 1
@@ -154,6 +155,14 @@ def read_manifest(store: BlobStore, digest: str) -> dict[str, ManifestEntry]:
     for rel in files:
         _check_relative(rel, digest)
     return files
+
+
+def tree_identity(store: BlobStore, manifest: str) -> str:
+    """The ``dir:`` content hash (full strategy) of the directory a manifest describes."""
+    hasher = hashlib.sha256()
+    for rel, entry in sorted(read_manifest(store, manifest).items()):
+        hasher.update(f"{rel}\x00{entry.digest}\n".encode())
+    return f"dir:{hasher.hexdigest()}"
 
 
 def get_tree(store: BlobStore, manifest_digest: str, destination: Path) -> Path:
