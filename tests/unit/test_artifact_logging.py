@@ -32,7 +32,7 @@ class Parts:
         self.inputs.mkdir()
         self.mounts = MountTable.of({"runs": self.root, "inputs": self.inputs})
         self.snapshots = SnapshotStore(self.root)
-        self.reader = LayeredCatalog(InMemoryCatalog())
+        self.reader = LayeredCatalog(InMemoryCatalog(), recent=InMemoryCatalog())
         self.logging = ArtifactLogging(
             mounts=self.mounts,
             snapshots=self.snapshots,

@@ -36,7 +36,7 @@ class NoRemote:
 
 
 def _data(tmp_path: Path, tables=None, run_in_progress=lambda: None) -> DataVirtualization:
-    reader = LayeredCatalog(InMemoryCatalog())
+    reader = LayeredCatalog(InMemoryCatalog(), recent=InMemoryCatalog())
     flushed: list[bool] = []
     data = DataVirtualization(
         catalog=InMemoryCatalog(),
