@@ -41,7 +41,7 @@ class Parts:
         root = tmp_path / "runs"
         self.snapshots = SnapshotStore(root)
         self.mounts = MountTable.of({"runs": root})
-        reader = LayeredCatalog(InMemoryCatalog())
+        reader = LayeredCatalog(InMemoryCatalog(), recent=InMemoryCatalog())
         hasher = FileHasher(HashMemo(tmp_path / "memo.sqlite"))
         self.artifacts = ArtifactLogging(
             mounts=self.mounts,
