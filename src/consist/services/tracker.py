@@ -7,13 +7,12 @@ is the public face that also builds adapters from URLs.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import logging
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, cast, overload
