@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from consist.domain import Artifact, Run, RunQuery
 from consist.domain.display import Card, CardTable, clip, short_hash
 from consist.domain.errors import ConsistError
 
-if TYPE_CHECKING:
-    from consist.services.runs.explain import Explanation
-    from consist.services.scenarios.scenario import Scenario
-    from consist.services.tracker import Tracker
-
 RECENT_RUNS = 10
+
+
+# What each card reads from the object it shows. Protocols rather than the
+# service classes: the services build their cards here, and a presentation
+# module that imported them back would tie every service room to every other.
+class _ConfigChange(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def before_after(self) -> str: ...
+
+
+class _InputChange(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class Explained(Protocol):
+    @property
+    def run(self) -> Run: ...
+    @property
+    def compared_with(self) -> Run | None: ...
+    @property
+    def code_change(self) -> tuple[str, str] | None: ...
+    @property
+    def changed_parts(self) -> Sequence[str]: ...
+    @property
+    def config_changes(self) -> Sequence[_ConfigChange]: ...
+    @property
+    def input_changes(self) -> Sequence[_InputChange]: ...
+
+
+class _Keys(Protocol):
+    def keys(self) -> Iterable[str]: ...
+
+
+class ScenarioView(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def coupler(self) -> _Keys: ...
+    @property
+    def steps(self) -> list[dict[str, Any]]: ...
+
+
+class TrackerView(Protocol):
+    @property
+    def run_dir(self) -> Path: ...
+    @property
+    def catalog(self) -> object: ...
+    @property
+    def blobs(self) -> object | None: ...
+    def find_runs(self, query: RunQuery) -> list[Run]: ...
 
 
 def result_card(run: Run, outputs: Mapping[str, Artifact], value: Any) -> Card:
@@ -29,7 +82,7 @@ def result_card(run: Run, outputs: Mapping[str, Artifact], value: Any) -> Card:
     return Card("RunResult", run.id, run.badge, fields, [table])
 
 
-def explanation_card(explanation: Explanation) -> Card:
+def explanation_card(explanation: Explained) -> Card:
     run, other = explanation.run, explanation.compared_with
     if other is None:
         return Card(
@@ -70,8 +123,8 @@ def steps_table(steps: list[dict[str, Any]]) -> CardTable:
     return CardTable("steps", ("run", "step", "status", "year"), rows)
 
 
-def scenario_card(scenario: Scenario, header: Run | None) -> Card:
-    keys = scenario.coupler.keys()
+def scenario_card(scenario: ScenarioView, header: Run | None) -> Card:
+    keys = list(scenario.coupler.keys())
     fields = [
         ("model", scenario.model),
         ("coupler keys", clip(", ".join(keys)) if keys else "-"),
@@ -82,7 +135,7 @@ def scenario_card(scenario: Scenario, header: Run | None) -> Card:
     return Card("Scenario", scenario.id, badge, fields, [steps_table(scenario.steps)])
 
 
-def tracker_card(tracker: Tracker, is_open: bool = True) -> Card:
+def tracker_card(tracker: TrackerView, is_open: bool = True) -> Card:
     catalog = tracker.catalog
     where = getattr(catalog, "url", None) or type(catalog).__name__
     fields = [("run dir", str(tracker.run_dir)), ("catalog", str(where))]

@@ -2,38 +2,24 @@
 
 A facade-level lookup: the module-level API (``consist.run``, ``consist.load``
 ...) and scenarios find their tracker here. Services below the facade are handed
-the collaborators they use instead. Context variables keep it right across
-threads and asyncio tasks: each sees the trackers it entered.
+the collaborators they use instead. The stack of entered trackers lives in
+``runs/context.py`` (context variables: each thread and asyncio task sees the
+trackers it entered); this module sits above the facade, which never imports it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 from consist.domain import Artifact
 from consist.domain.errors import NoActiveTracker
+
+__all__ = ["current_tracker", "tracker_for", "use_tracker"]
 from consist.services.runs import owners
-from consist.services.runs.context import current_run_or_none
+from consist.services.runs.context import current_run_or_none, entered_trackers, use_tracker
 
 if TYPE_CHECKING:
     from consist.services.tracker import Tracker
-
-_trackers: contextvars.ContextVar[tuple[Tracker, ...]] = contextvars.ContextVar(
-    "consist_trackers", default=()
-)
-
-
-@contextlib.contextmanager
-def use_tracker(tracker: Tracker) -> Iterator[Tracker]:
-    """Make ``tracker`` the one module-level functions (``consist.run`` ...) use inside."""
-    token = _trackers.set((*_trackers.get(), tracker))
-    try:
-        yield tracker
-    finally:
-        _trackers.reset(token)
 
 
 def current_tracker(tracker: Tracker | None = None, what: str = "this call") -> Tracker:
@@ -44,10 +30,10 @@ def current_tracker(tracker: Tracker | None = None, what: str = "this call") -> 
     run = current_run_or_none()
     if run is not None:
         return cast("Tracker", run.tracker)
-    trackers = _trackers.get()
+    trackers = entered_trackers()
     if not trackers:
         raise NoActiveTracker(what)
-    return trackers[-1]
+    return cast("Tracker", trackers[-1])
 
 
 def tracker_for(artifact: object, tracker: Tracker | None, what: str) -> Tracker:

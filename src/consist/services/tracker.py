@@ -33,7 +33,6 @@ from consist.domain.errors import (
 from consist.domain.redaction import Redactor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
-from consist.services.current import use_tracker
 from consist.services.data.tracker_data import DataVirtualization
 from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity
@@ -342,7 +341,7 @@ class Tracker(Displayable):
         """``consist.run_query`` on this tracker: reads only, unless ``allow_write``."""
         # Entered: parts of a statement built without a tracker (consist.pivot_facets)
         # read what they need from the current one as it compiles.
-        with use_tracker(self):
+        with context.use_tracker(self):
             return self.data.run_query(statement, params, as_, allow_write)
 
     # ------------------------------------------------------------------ lifecycle

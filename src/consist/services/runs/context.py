@@ -1,5 +1,8 @@
-"""The run stack: which run is active here (the current tracker is
-``consist.services.current``, a facade-level lookup).
+"""The run stack and the tracker stack: which run, and which tracker, is active here.
+
+Only the stacks live here; turning them into "the tracker this call uses" is
+the facade-level lookup in ``consist.services.current``. The tracker stack
+holds plain objects so that this room never names the Tracker.
 
 Context variables make it safe across threads and asyncio tasks: each task
 sees the runs it entered, not those of its neighbours.
@@ -7,14 +10,21 @@ sees the runs it entered, not those of its neighbours.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 from consist.domain.errors import NoActiveTracker
 
 if TYPE_CHECKING:
     from consist.services.runs.active_run import ActiveRun
 
+T = TypeVar("T")
+
+_trackers: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "consist_trackers", default=()
+)
 _runs: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "consist_runs", default=()
 )
@@ -47,3 +57,18 @@ def current_run(what: str = "this call") -> ActiveRun:
     if run is None:
         raise NoActiveTracker(what, needs_run=True)
     return run
+
+
+@contextlib.contextmanager
+def use_tracker(tracker: T) -> Iterator[T]:
+    """Make ``tracker`` the one module-level functions (``consist.run`` ...) use inside."""
+    token = _trackers.set((*_trackers.get(), tracker))
+    try:
+        yield tracker
+    finally:
+        _trackers.reset(token)
+
+
+def entered_trackers() -> tuple[object, ...]:
+    """The trackers entered with :func:`use_tracker` here, innermost last."""
+    return _trackers.get()
