@@ -13,7 +13,6 @@ import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, cast, overload
 
@@ -38,7 +37,7 @@ from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity
 from consist.services.identity.hashing import FileHasher, HashMemo
 from consist.services.identity.signer import Signer
-from consist.services.runs import context, owners, remote_artifacts
+from consist.services.runs import context, owners
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
     ArtifactLogging,
@@ -57,7 +56,6 @@ from consist.services.steps.engine import (
     Engine,
     FunctionExecutor,
     RunResult,
-    RunSpec,
     StepRequest,
     build_request,
     define_step,
@@ -65,9 +63,9 @@ from consist.services.steps.engine import (
 )
 from consist.services.steps.hydration import Hydrator
 from consist.services.steps.options import MapOptions, RunOptions, StepOptions
+from consist.services.steps.step_runs import StepRuns
 from consist.services.store.catalog_reader import RecentRecords
 from consist.services.store.run_store import RunStore
-from consist.services.store.snapshots import check_run_id
 
 if TYPE_CHECKING:
     from consist.services.data.matrix import MatrixViewFactory
@@ -256,7 +254,9 @@ class Tracker(Displayable):
             cast("Tracker", weakref.proxy(self)), self.remote, self.run_dir, self.mounts
         )
         self.engine = Engine(
-            runs=_StepRuns(self),
+            runs=StepRuns(
+                self.lifecycle, self.store, self.queries, self.artifacts, self._check_open
+            ),
             signer=self.signer,
             hydrator=self.hydrator,
             executor=FunctionExecutor(self.executor),
@@ -578,78 +578,3 @@ class Tracker(Displayable):
 
     def __repr__(self) -> str:
         return f"<Tracker run_dir={str(self.run_dir)!r} catalog={type(self.catalog).__name__}>"
-
-
-class _StepRuns:
-    """The engine's run store: this tracker's run lifecycle and catalog reads."""
-
-    def __init__(self, tracker: Tracker) -> None:
-        # A proxy: the tracker holds the engine holding this, and must stay collectable.
-        self._tracker = cast("Tracker", weakref.proxy(tracker))
-
-    @property
-    def mounts(self) -> MountTable:
-        return self._tracker.mounts
-
-    def begin(self, spec: RunSpec) -> ActiveRun:
-        self._tracker._check_open()
-        check_run_id(spec.run_id)
-        # The engine checked an explicit id already; generated ids are unique.
-        return self._tracker.lifecycle.open(
-            spec.run_id,
-            spec.labels,
-            persist=spec.persist,
-            check_unique=False,
-            write_start=spec.write_start,
-            enter_context=spec.enter_context,
-        )
-
-    def end(
-        self,
-        active: ActiveRun,
-        *,
-        error: BaseException | None = None,
-        signature: Signature | None = None,
-    ) -> Run:
-        return self._tracker.lifecycle.end(active, error=error, signature=signature)
-
-    def exists(self, run_id: str) -> bool:
-        return self._tracker.store.run_exists(run_id)
-
-    def find_by_signature(self, digest: str) -> Run | None:
-        return self._tracker._reader.find_by_signature(digest)
-
-    def outputs_of(self, run_id: str) -> Mapping[str, Artifact]:
-        return self._tracker.get_artifacts_for_run(run_id).outputs
-
-    def workspace(self, run_id: str) -> Path:
-        return self._tracker.snapshots.workspace(run_id)
-
-    def completed_signatures(self, digests: Sequence[str]) -> set[str]:
-        return self._tracker.queries.completed_signatures(digests)
-
-    def one_sync(self) -> AbstractContextManager[None]:
-        return self._tracker.store.one_sync()
-
-    def log_artifact(
-        self,
-        path: str | os.PathLike[str] | Artifact,
-        key: str | None = None,
-        direction: str = "output",
-        *,
-        content_hash: str | None = None,
-        run: ActiveRun | None = None,
-    ) -> Artifact:
-        return self._tracker.log_artifact(path, key, direction, content_hash=content_hash, run=run)
-
-    def artifact_path(self, artifact: Artifact) -> Path:
-        return self._tracker.artifact_path(artifact)
-
-    def find_produced_artifact(self, content_hash: str, path: Path | str) -> Artifact | None:
-        return self._tracker.find_produced_artifact(content_hash, path)
-
-    def remote_input(self, key: str, url: str) -> Artifact:
-        return remote_artifacts.remote_input(self._tracker, key, url)
-
-    def upload_output(self, active: ActiveRun, key: str, staged: Path, url: str) -> Artifact:
-        return remote_artifacts.upload_output(self._tracker, active, key, staged, url)
