@@ -7,63 +7,53 @@ is the public face that also builds adapters from URLs.
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from consist.display import cards
 from consist.domain import (
     Artifact,
-    MountTable,
     Run,
     RunQuery,
-    RunRecord,
     Signature,
 )
 from consist.domain.display import Card, Displayable
 from consist.domain.errors import (
     InvalidInput,
 )
-from consist.domain.redaction import Redactor
 from consist.ports import BlobStore, Catalog, Executor, RemoteFiles, TableStore
 from consist.ports.execute import CallTask
+from consist.services.assembly import assemble
 from consist.services.data.tracker_data import DataVirtualization
 from consist.services.forwarding import forward
 from consist.services.identity.code_identity import CodeIdentity
-from consist.services.identity.hashing import FileHasher, HashMemo
-from consist.services.identity.signer import Signer
-from consist.services.runs import context, owners
+from consist.services.runs import context
 from consist.services.runs.active_run import ActiveRun
 from consist.services.runs.artifacts import (
     ArtifactLogging,
 )
 from consist.services.runs.events import EventHooks
 from consist.services.runs.explain import Explanation, explain_run
-from consist.services.runs.lifecycle import RunLifecycle
+from consist.services.runs.lifecycle import RunLifecycle, sign_by_hand
 from consist.services.runs.queries import RunQueries
-from consist.services.runs.remote_objects import RemoteObjects
 from consist.services.sharing import archiving
 from consist.services.sharing.publish import PushReport, push
 from consist.services.sharing.pull import PullReport
 from consist.services.sharing.pull import pull as pull_snapshots
 from consist.services.sharing.restore import restore
 from consist.services.steps.engine import (
-    Engine,
-    FunctionExecutor,
     RunResult,
     StepRequest,
     build_request,
     define_step,
     run_step,
 )
-from consist.services.steps.hydration import Hydrator
 from consist.services.steps.options import MapOptions, RunOptions, StepOptions
-from consist.services.steps.step_runs import StepRuns
 from consist.services.store.catalog_reader import RecentRecords
 from consist.services.store.run_store import RunStore
 
@@ -73,7 +63,6 @@ if TYPE_CHECKING:
     from consist.services.steps.fanout import MapResults
 
 logger = logging.getLogger("consist")
-RUNS_MOUNT = "runs"
 # Runs a step some other way than calling a function: (tracker, fn, options) -> result.
 StepRunner = Callable[["Tracker", Callable[..., Any] | None, dict[str, Any]], RunResult]
 
@@ -88,11 +77,6 @@ def _close_open_trackers() -> None:
             tracker.close()
         except Exception:  # exiting anyway; the snapshots still hold every run
             logger.warning("closing a tracker at exit failed", exc_info=True)
-
-
-def _run_in_progress() -> Run | None:
-    active = context.current_run_or_none()
-    return active.run if active is not None else None
 
 
 class Tracker(Displayable):
@@ -158,110 +142,29 @@ class Tracker(Displayable):
         executor: Executor[CallTask],
         recent_records: RecentRecords,
     ) -> None:
-        self.run_dir = Path(os.path.abspath(os.fspath(run_dir)))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = catalog
-        self.blobs = blobs
-        self.tables = tables
-        user_mounts = dict(mounts or {})
-        user_mounts.setdefault(RUNS_MOUNT, self.run_dir)
-        self.mounts = MountTable.of(user_mounts)
-        self.schemas = list(schemas or [])
-        self.redactor = Redactor.of(secret_keys)
-        self.code_identity = code_identity
-        self.project_dir = Path(project_dir) if project_dir else Path.cwd()
-        self.hasher = FileHasher(
-            HashMemo(self.run_dir / ".consist" / "hash-memo.sqlite"), hashing_strategy, progress
-        )
-        self.remote = RemoteObjects(
-            remote_files, self.run_dir / ".consist" / "remote-cache", self.hasher.strategy
-        )
-        self.events = events if events is not None else EventHooks()
-        self.sidecars = sidecars
-        self.archive = archiving.check_archive(archive)
-        self.progress = progress
-        # Snapshots, the journal and the catalog writes (docs/design/durability.md).
-        self.store = RunStore(
-            self.run_dir,
-            catalog,
-            recent_records,
-            redactor=self.redactor,
-            background_writes=background_writes,
-            progress=progress,
-        )
-        self.snapshots = self.store.snapshots
-        self.output_archive = archiving.OutputArchiver(
-            blobs,
-            self.archive,
-            self.store,
-            lambda artifact: self.resolve_path(artifact),
-            self.hasher.strategy,
-        )
-        self._reader = self.store.reader
-        self.queries = RunQueries(self._reader, functools.partial(owners.remember, self))
-        self.artifacts = ArtifactLogging(
-            mounts=self.mounts,
-            snapshots=self.snapshots,
-            hasher=self.hasher,
-            remote=self.remote,
-            reader=self._reader,
-            find_artifacts=self.queries.find_artifacts,
-            restore=self.restore_from_blobs if blobs is not None else None,
-        )
-        self.data = DataVirtualization(
-            catalog=catalog,
-            tables=tables,
-            blobs=blobs,
-            schemas=self.schemas,
-            runs=self.queries,
-            files=self.artifacts,
-            remote=self.remote,
-            flush=self.flush,
-            change_token=self.catalog_change_token,
-            run_in_progress=_run_in_progress,
-        )
-        self.signer = Signer(
-            hasher=self.hasher,
-            mounts=self.mounts,
-            runs=self._reader,
-            code_identity=code_identity,
-            project_dir=self.project_dir,
-        )
-        self.lifecycle = RunLifecycle(
-            owner=self,
-            snapshots=self.snapshots,
-            mounts=self.mounts,
-            redactor=self.redactor,
-            events=self.events,
-            hasher=self.hasher,
-            rows=self.data,
-            persist=self._persist,
-            run_exists=self.store.run_exists,
-            read_record=self.get_record,
-            sign=self.signature_of_active,
-            archive=self.output_archive.archive,
-            remember_signature=self.signer.remember,
-            resolve_path=self.artifacts.resolve_path,
-            sidecars=sidecars,
-            check_open=self._check_open,
-        )
-        self.store.on_replaced.append(self.signer.forget)
+        self._closed = False
+        parts = assemble(
+            run_dir, owner=self, check_open=self._check_open, catalog=catalog, blobs=blobs,
+            tables=tables, mounts=mounts, schemas=schemas, hashing_strategy=hashing_strategy,
+            code_identity=code_identity, project_dir=project_dir,
+            background_writes=background_writes, progress=progress, sidecars=sidecars,
+            archive=archive, secret_keys=secret_keys, remote_files=remote_files, events=events,
+            executor=executor, recent_records=recent_records,
+        )  # fmt: skip
+        self.catalog, self.blobs, self.tables = catalog, blobs, tables
+        self.code_identity, self.sidecars, self.progress = code_identity, sidecars, progress
         self.executor = executor
+        self.run_dir, self.mounts, self.schemas = parts.run_dir, parts.mounts, parts.schemas
+        self.redactor, self.project_dir = parts.redactor, parts.project_dir
+        self.archive, self.hasher, self.remote = parts.archive, parts.hasher, parts.remote
+        self.events, self.store, self.queries = parts.events, parts.store, parts.queries
+        self.snapshots, self._reader = parts.store.snapshots, parts.store.reader
+        self.artifacts, self.output_archive = parts.artifacts, parts.output_archive
+        self.data, self.signer, self.lifecycle = parts.data, parts.signer, parts.lifecycle
+        self.hydrator, self.engine = parts.hydrator, parts.engine
         # executor=<name> in run(): steps that are not Python functions (containers).
         # The wiring layer (consist.Tracker) registers them; services name none.
         self.step_executors: dict[str, StepRunner] = {}
-        self.hydrator = Hydrator(
-            cast("Tracker", weakref.proxy(self)), self.remote, self.run_dir, self.mounts
-        )
-        self.engine = Engine(
-            runs=StepRuns(
-                self.lifecycle, self.store, self.queries, self.artifacts, self._check_open
-            ),
-            signer=self.signer,
-            hydrator=self.hydrator,
-            executor=FunctionExecutor(self.executor),
-        )
-        self._closed = False
         _open_trackers.add(self)
         # Runs indexed from their snapshots as this tracker opened (`db sync` reports them).
         self.indexed_on_open = self.store.recover(self.events.fire_recorded)
@@ -355,13 +258,7 @@ class Tracker(Displayable):
         self, active: ActiveRun, fn: Callable[..., Any] | None = None
     ) -> Signature:
         """Signature of a manually tracked run from its config and the inputs it logged."""
-        return self.signer.sign_inputs(
-            step=active.run.model or "run",
-            config_hash=active.config_hash(),
-            inputs=active.inputs,
-            extra_identities=active.extra_identities,
-            fn=fn,
-        )
+        return sign_by_hand(self.signer, active, fn)
 
     def make_signature(
         self,
@@ -549,9 +446,6 @@ class Tracker(Displayable):
     rebuild = forward("store", RunStore.rebuild)
     run_exists = forward("store", RunStore.run_exists)
     catalog_change_token = forward("store", RunStore.catalog_change_token)
-
-    def _persist(self, active: ActiveRun) -> RunRecord:
-        return self.store.persist(active.record())
 
     def close(self) -> None:
         """Finish pending catalog writes and release adapters. Safe to call twice."""

@@ -240,6 +240,10 @@ class ArtifactLogging:
             return Path(artifact.abs_path)
         raise InvalidInput(f"artifact {artifact.key!r} has URI {uri!r}, not resolvable here")
 
+    def restore_from_blobs(self, artifact: Artifact, destination: Path) -> Path | None:
+        """Fetch an archived artifact's bytes to ``destination``; None without a blob store."""
+        return self._restore(artifact, destination) if self._restore is not None else None
+
     def artifact_path(self, artifact: Artifact) -> Path:
         """Path of an artifact's file, which must exist.
 

@@ -29,12 +29,26 @@ from consist.services.store.snapshots import SnapshotStore
 
 if TYPE_CHECKING:
     from consist.services.identity.hashing import FileHasher
+    from consist.services.identity.signer import Signer
     from consist.services.runs.deferred_outputs import IngestedRows
 
 # Writes the run's record (snapshot first, then the catalog); returns what was recorded.
 Persist = Callable[[ActiveRun], RunRecord | None]
 # The signature of a run tracked by hand, from its config and logged inputs.
 Sign = Callable[[ActiveRun, Callable[..., Any] | None], Signature]
+
+
+def sign_by_hand(
+    signer: Signer, active: ActiveRun, fn: Callable[..., Any] | None = None
+) -> Signature:
+    """Signature of a manually tracked run from its config and the inputs it logged."""
+    return signer.sign_inputs(
+        step=active.run.model or "run",
+        config_hash=active.config_hash(),
+        inputs=active.inputs,
+        extra_identities=active.extra_identities,
+        fn=fn,
+    )
 
 
 class RunLifecycle:
