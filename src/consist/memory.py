@@ -29,7 +29,6 @@ from consist.domain.run import newest_first
 from consist.files import write_atomically
 from consist.ports.execute import CallTask, TaskOutcome
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 
 

@@ -9,12 +9,12 @@ from consist.domain.artifact import Artifact
 from consist.domain.errors import InvalidInput
 
 BLOB_DIGEST = "blob_digest"  # artifact meta key: the blob an archived file was stored as
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def is_digest(value: object) -> TypeGuard[str]:
     """A lower-case SHA-256 hex digest (what a blob is named by)."""
-    return isinstance(value, str) and bool(_HEX64.match(value))
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
 
 
 def check_digest(digest: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 
+from consist.domain.digests import is_digest
 from consist.domain.errors import InvalidURI
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 BLOBS_DIR = "sha256"
@@ -26,7 +26,7 @@ def digest_of_key(key: str) -> str | None:
     if len(parts) < 3:
         return None
     first, second, digest = parts[-3:]
-    if _HEX64.match(digest) and first == digest[:2] and second == digest[2:4]:
+    if is_digest(digest) and first == digest[:2] and second == digest[2:4]:
         return digest
     return None
 

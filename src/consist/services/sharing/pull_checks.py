@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from consist.domain import Artifact, RunRecord, canonical
+from consist.domain.digests import is_digest
 from consist.domain.errors import ArtifactNotFound, InvalidInput, UntrustedSnapshot
 from consist.domain.mount import FILE_SCHEME, WORKSPACE
 from consist.domain.remote import REMOTE_SCHEMES
@@ -51,7 +52,6 @@ SCHEMA_RESOURCE = "schemas/snapshot-v1.json"
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<rest>.*)$", re.DOTALL)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _DIGEST_META = ("blob_digest", "blob_manifest")
-_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 WEB_SCHEMES = frozenset({"http", "https"})
 
 
@@ -170,7 +170,7 @@ def _check_identity(document: Mapping[str, Any], run_id: str) -> None:
             _refuse_control(run_id, f"artifacts[{i}].{name}", artifact.get(name))
         for name in _DIGEST_META:
             value = artifact.get("meta", {}).get(name)
-            if value is not None and not (isinstance(value, str) and _HEX64.match(value)):
+            if value is not None and not is_digest(value):
                 raise UntrustedSnapshot(
                     run_id, f"artifacts[{i}].meta.{name}", "is not a SHA-256 hex digest"
                 )
